@@ -1,0 +1,42 @@
+# jwtgate entry points. `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+WASM_TARGET := wasm32-unknown-unknown
+FILTER_WASM := target/$(WASM_TARGET)/release/jwtgate_filter.wasm
+
+.PHONY: help setup test demo filter js check fuzz bench clean
+
+help:
+	@echo "make demo   build the filter, run a real Envoy with it, send tokens, print what happened"
+	@echo "make test   install what is missing, then run every check and test (what CI runs)"
+	@echo "make filter build the proxy-wasm filter ($(FILTER_WASM))"
+	@echo "make js     build the npm package into js/pkg"
+	@echo "make fuzz   run every fuzz target for a bounded time (FUZZ_SECONDS, default 60)"
+	@echo "make bench  run the benchmarks (BENCH_QUICK=1 for a short run)"
+
+setup:
+	@scripts/setup.sh
+
+# The filter: the core plus src/envoy, linked as a cdylib for proxy-wasm.
+filter:
+	cargo rustc --quiet --lib --release --target $(WASM_TARGET) --features envoy --crate-type cdylib
+	@cp target/$(WASM_TARGET)/release/jwtgate.wasm $(FILTER_WASM)
+	@echo "filter: $(FILTER_WASM) ($$(stat -c %s $(FILTER_WASM)) bytes)"
+
+js: setup
+	@js/build.sh
+
+demo: setup filter
+	@.build/venv/bin/python envoy/demo.py --wasm $(FILTER_WASM)
+
+test: setup
+	@scripts/test.sh
+
+fuzz:
+	@scripts/fuzz.sh
+
+bench: setup
+	@bench/run.sh
+
+clean:
+	rm -rf target .build js/pkg js/node_modules

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every check and test, prints one summary, exits non-zero on any failure.
+# Called by `make test` after `make setup`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.build/cargo/bin:$PATH"
+W=wasm32-unknown-unknown
+LOGDIR=.build/test-logs
+mkdir -p "$LOGDIR"
+
+names=(); results=(); times=()
+step() {
+  local name=$1; shift
+  local log="$LOGDIR/${name//[^a-zA-Z0-9_-]/_}.log"
+  local t0=$SECONDS
+  printf '==> %s\n' "$name"
+  if "$@" >"$log" 2>&1; then
+    results+=(ok)
+  else
+    results+=(FAILED)
+    echo "---- $name failed; last lines of $log:"
+    tail -n 60 "$log"
+    echo "----"
+  fi
+  names+=("$name"); times+=($((SECONDS - t0)))
+}
+
+step "cargo fmt --check"            cargo fmt --all -- --check
+step "clippy core (native)"         cargo clippy --all-targets -- -D warnings
+step "clippy core (wasm32 no_std)"  cargo clippy --lib --target $W -- -D warnings
+step "clippy envoy (wasm32)"        cargo clippy --lib --target $W --features envoy -- -D warnings
+step "clippy js (wasm32)"           cargo clippy --lib --target $W --features js -- -D warnings
+step "cargo test (native)"          cargo test --all-targets
+step "cargo test --doc"             cargo test --doc
+step "core build (wasm32 no_std)"   cargo build --lib --release --target $W
+step "filter build (.wasm)"         make --no-print-directory filter
+[ -x tests/e2e/run.sh ] && step "envoy end-to-end"  tests/e2e/run.sh
+[ -x js/test.sh ]       && step "js package"        js/test.sh
+
+echo
+echo "================ jwtgate test summary ================"
+fail=0
+for i in "${!names[@]}"; do
+  printf '%-8s %-32s %4ss\n' "${results[$i]}" "${names[$i]}" "${times[$i]}"
+  [ "${results[$i]}" = ok ] || fail=$((fail + 1))
+done
+pass=$(( ${#names[@]} - fail ))
+echo "steps: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
