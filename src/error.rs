@@ -171,6 +171,17 @@ impl fmt::Display for Error {
 
 impl core::error::Error for Error {}
 
+/// Serializes as `{"code": "...", "message": "..."}`.
+impl serde::Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Error", 2)?;
+        st.serialize_field("code", self.code.as_str())?;
+        st.serialize_field("message", &self.message)?;
+        st.end()
+    }
+}
+
 /// Shorthand for building an [`Error`] with a formatted message.
 macro_rules! err {
     ($code:ident, $($arg:tt)+) => {

@@ -1,0 +1,602 @@
+//! The policy file: providers, rules, deny list, limits. One JSON format for
+//! every front end (the Envoy filter's plugin configuration, the npm package's
+//! `createVerifier`, the worker).
+//!
+//! It is modelled on Envoy `jwt_authn` so platform engineers recognise it:
+//! providers carry an issuer, audiences, a local JWKS, token locations,
+//! `forward`, `claim_to_headers` and a clock skew; rules match a path exactly or
+//! by prefix and say what they require. Unknown fields are refused, and every
+//! error names the field (`rules[1].requires: ...`).
+//!
+//! ```
+//! let policy = jwtgate::policy::Policy::from_json(r#"{
+//!   "providers": {"idp": {"issuer": "https://idp.example.com",
+//!                         "jwks": {"keys": []}}},
+//!   "rules": [{"prefix": "/", "requires": "idp"}]
+//! }"#).unwrap();
+//! assert_eq!(policy.providers["idp"].clock_skew_seconds, 60);
+//! let err = jwtgate::policy::Policy::from_json(r#"{"providers": {}, "rulez": []}"#).unwrap_err();
+//! assert_eq!(err.code().as_str(), "invalid_config");
+//! assert!(err.message().contains("rulez"));
+//! ```
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{Error, ErrorCode};
+
+/// The whole policy, as loaded from JSON.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Token issuers and how to check their tokens, by name.
+    pub providers: BTreeMap<String, Provider>,
+    /// Which requests need which provider. Exact `path` rules win over
+    /// `prefix` rules; among prefixes the longest wins. A path no rule
+    /// matches has no requirement (as in Envoy `jwt_authn`).
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+    /// Revoked tokens, by `jti` and by `sub`.
+    #[serde(default)]
+    pub deny: DenyList,
+    /// Size limits for untrusted input.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Let CORS preflight requests (OPTIONS with `Origin` and
+    /// `Access-Control-Request-Method`) through without a token.
+    #[serde(default)]
+    pub allow_cors_preflight: bool,
+    /// How denials are reported to clients.
+    #[serde(default)]
+    pub response: ResponseConfig,
+    /// The verified-token cache used by long-running front ends.
+    #[serde(default)]
+    pub cache: CacheConfig,
+}
+
+/// One token issuer: who it is, its keys, where its tokens travel, and what
+/// its tokens must satisfy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    /// Accepted `iss` values (a string or an array of strings).
+    #[serde(deserialize_with = "one_or_many")]
+    pub issuer: Vec<String>,
+    /// Accepted `aud` values; when not empty, the token's `aud` must contain one.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Accepted `sub` values; when not empty, the token's `sub` must be one.
+    #[serde(default)]
+    pub subjects: Vec<String>,
+    /// The key set: a JWKS object, or a string holding JWKS JSON.
+    pub jwks: Value,
+    /// Accept symmetric (`oct`, HS256/384/512) keys from `jwks`. Off by default.
+    #[serde(default)]
+    pub allow_hmac: bool,
+    /// When not empty, only these `alg` values are accepted.
+    #[serde(default)]
+    pub algorithms: Vec<String>,
+    /// Headers that may carry the token. When no location is configured, the
+    /// token is read from `Authorization: Bearer` and the `access_token` query
+    /// parameter (Envoy `jwt_authn`'s default).
+    #[serde(default)]
+    pub from_headers: Vec<HeaderLocation>,
+    /// Query parameters that may carry the token.
+    #[serde(default)]
+    pub from_params: Vec<String>,
+    /// Cookies that may carry the token.
+    #[serde(default)]
+    pub from_cookies: Vec<String>,
+    /// Keep the token in the request sent upstream. Off by default, as in
+    /// Envoy `jwt_authn`: the token is removed after it is verified.
+    #[serde(default)]
+    pub forward: bool,
+    /// Send the verified payload upstream in this header (base64url JSON).
+    #[serde(default)]
+    pub forward_payload_header: Option<String>,
+    /// Copy claims into request headers for the upstream.
+    #[serde(default)]
+    pub claim_to_headers: Vec<ClaimToHeader>,
+    /// Tolerance for `exp`, `nbf`, `iat` and `max_age_seconds`, in seconds.
+    #[serde(default = "default_skew")]
+    pub clock_skew_seconds: u32,
+    /// Refuse tokens without `exp`. On by default.
+    #[serde(default = "default_true")]
+    pub require_exp: bool,
+    /// Refuse tokens whose `exp - iat` is longer than this.
+    #[serde(default)]
+    pub max_lifetime_seconds: Option<u64>,
+    /// Refuse tokens issued (`iat`) longer ago than this.
+    #[serde(default)]
+    pub max_age_seconds: Option<u64>,
+    /// Claims that must be present.
+    #[serde(default)]
+    pub required_claims: Vec<String>,
+    /// Authorization rules every token of this provider must pass (403 if not).
+    #[serde(default)]
+    pub claim_rules: Vec<ClaimRule>,
+}
+
+/// A header that may carry the token, with the text before it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderLocation {
+    /// Header name (matched case-insensitively).
+    pub name: String,
+    /// Text before the token, e.g. `"Bearer "` (matched case-insensitively).
+    #[serde(default)]
+    pub value_prefix: String,
+}
+
+/// Copy one claim into one request header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimToHeader {
+    /// The claim, as a dotted path for nested claims (`"realm.role"`).
+    pub claim: String,
+    /// The header to set (any client-sent copy is removed first).
+    pub header: String,
+}
+
+/// A check on the claims of a verified token. Exactly one operator is set.
+///
+/// `claim` is a dotted path into the payload (`"resource_access.api.roles"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRule {
+    /// The claim, as a dotted path.
+    pub claim: String,
+    /// The claim equals this JSON value.
+    #[serde(default)]
+    pub equals: Option<Value>,
+    /// The claim equals one of these JSON values.
+    #[serde(default)]
+    pub one_of: Option<Vec<Value>>,
+    /// The claim (an array, or a space-separated string such as `scope`)
+    /// contains this value.
+    #[serde(default)]
+    pub contains: Option<Value>,
+    /// The claim is present (`true`) or absent (`false`).
+    #[serde(default)]
+    pub exists: Option<bool>,
+}
+
+/// Which requests a rule covers and what it requires.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Match paths starting with this (the query string is not part of the path).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Match exactly this path.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The provider, or any of several providers, that must accept the token.
+    #[serde(default, deserialize_with = "one_or_many_opt")]
+    pub requires: Option<Vec<String>>,
+    /// With `requires`: a request without a token is let through (a present
+    /// but invalid token is still refused), as in `jwt_authn`'s `allow_missing`.
+    #[serde(default)]
+    pub allow_missing: bool,
+    /// No token is needed or checked.
+    #[serde(default)]
+    pub bypass: bool,
+    /// Authorization rules for this path, on top of the provider's (403 if not met).
+    #[serde(default)]
+    pub claim_rules: Vec<ClaimRule>,
+}
+
+/// Revoked tokens.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DenyList {
+    /// Refuse tokens with one of these `jti` values.
+    #[serde(default)]
+    pub jti: Vec<String>,
+    /// Refuse tokens with one of these `sub` values.
+    #[serde(default)]
+    pub sub: Vec<String>,
+}
+
+/// Bounds on untrusted input; oversize input fails fast with `too_large`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Longest accepted token, in bytes (default 8192).
+    #[serde(default = "default_max_token_bytes")]
+    pub max_token_bytes: usize,
+    /// Deepest accepted JSON nesting in a header or payload (default 16).
+    #[serde(default = "default_max_json_depth")]
+    pub max_json_depth: usize,
+    /// Most keys accepted in one provider's JWKS (default 64).
+    #[serde(default = "default_max_jwks_keys")]
+    pub max_jwks_keys: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_token_bytes: default_max_token_bytes(),
+            max_json_depth: default_max_json_depth(),
+            max_jwks_keys: default_max_jwks_keys(),
+        }
+    }
+}
+
+/// How denials look to clients.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseConfig {
+    /// The `realm` in `WWW-Authenticate` (default `"jwtgate"`).
+    #[serde(default = "default_realm")]
+    pub realm: String,
+    /// Do not tell clients why a token was refused (the logs still say).
+    #[serde(default)]
+    pub hide_details: bool,
+}
+
+impl Default for ResponseConfig {
+    fn default() -> Self {
+        ResponseConfig {
+            realm: default_realm(),
+            hide_details: false,
+        }
+    }
+}
+
+/// The verified-token cache (on by default, bounded).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Use the cache (default true).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Most entries (default 1024).
+    #[serde(default = "default_cache_entries")]
+    pub max_entries: usize,
+    /// Most bytes of cached tokens and claims, approximately (default 1 MiB).
+    #[serde(default = "default_cache_bytes")]
+    pub max_bytes: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            enabled: true,
+            max_entries: default_cache_entries(),
+            max_bytes: default_cache_bytes(),
+        }
+    }
+}
+
+fn default_skew() -> u32 {
+    60
+}
+fn default_true() -> bool {
+    true
+}
+fn default_max_token_bytes() -> usize {
+    8192
+}
+fn default_max_json_depth() -> usize {
+    16
+}
+fn default_max_jwks_keys() -> usize {
+    64
+}
+fn default_realm() -> String {
+    "jwtgate".to_string()
+}
+fn default_cache_entries() -> usize {
+    1024
+}
+fn default_cache_bytes() -> usize {
+    1 << 20
+}
+
+impl Policy {
+    /// Parses and checks a policy. Errors have code `invalid_config` and a
+    /// message that starts with the field path.
+    pub fn from_json(json: &str) -> Result<Policy, Error> {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        let policy: Policy = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." {
+                config_error(format!("policy: {inner}"))
+            } else {
+                config_error(format!("{path}: {inner}"))
+            }
+        })?;
+        policy.check()?;
+        Ok(policy)
+    }
+
+    /// Checks what the JSON shape alone cannot say (cross references,
+    /// one-of-several fields, value ranges).
+    fn check(&self) -> Result<(), Error> {
+        if self.providers.is_empty() {
+            return Err(config_error("providers: at least one provider is required"));
+        }
+        for (name, p) in &self.providers {
+            let at = |field: &str| format!("providers.{name}.{field}");
+            if p.issuer.is_empty() || p.issuer.iter().any(|i| i.is_empty()) {
+                return Err(config_error(format!(
+                    "{}: must name at least one non-empty issuer",
+                    at("issuer")
+                )));
+            }
+            for (i, h) in p.from_headers.iter().enumerate() {
+                check_header_name(&h.name, &format!("{}[{i}].name", at("from_headers")))?;
+            }
+            for (i, c) in p.claim_to_headers.iter().enumerate() {
+                check_header_name(
+                    &c.header,
+                    &format!("{}[{i}].header", at("claim_to_headers")),
+                )?;
+                check_claim_path(&c.claim, &format!("{}[{i}].claim", at("claim_to_headers")))?;
+            }
+            if let Some(h) = &p.forward_payload_header {
+                check_header_name(h, &at("forward_payload_header"))?;
+            }
+            for (i, a) in p.algorithms.iter().enumerate() {
+                if crate::alg::Alg::from_name(a).is_none() {
+                    return Err(config_error(format!(
+                        "{}[{i}]: unsupported algorithm \"{a}\" (supported: {})",
+                        at("algorithms"),
+                        supported_algs()
+                    )));
+                }
+            }
+            check_claim_rules(&p.claim_rules, &at("claim_rules"))?;
+        }
+        for (i, r) in self.rules.iter().enumerate() {
+            let at = format!("rules[{i}]");
+            match (&r.prefix, &r.path) {
+                (Some(_), Some(_)) => {
+                    return Err(config_error(format!(
+                        "{at}: set either prefix or path, not both"
+                    )))
+                }
+                (None, None) => {
+                    return Err(config_error(format!("{at}: needs a prefix or a path")))
+                }
+                (Some(p), None) | (None, Some(p)) if !p.starts_with('/') => {
+                    return Err(config_error(format!(
+                        "{at}: the path or prefix must start with '/'"
+                    )))
+                }
+                _ => {}
+            }
+            match (&r.requires, r.bypass) {
+                (Some(_), true) => return Err(config_error(format!("{at}: set either requires or bypass, not both"))),
+                (None, false) => return Err(config_error(format!("{at}: needs requires or bypass: true"))),
+                (None, true) if r.allow_missing || !r.claim_rules.is_empty() => {
+                    return Err(config_error(format!(
+                        "{at}: allow_missing and claim_rules need requires (a bypass rule checks nothing)"
+                    )))
+                }
+                _ => {}
+            }
+            if let Some(req) = &r.requires {
+                if req.is_empty() {
+                    return Err(config_error(format!("{at}.requires: names no provider")));
+                }
+                for (j, name) in req.iter().enumerate() {
+                    if !self.providers.contains_key(name) {
+                        return Err(config_error(format!(
+                            "{at}.requires[{j}]: unknown provider \"{name}\" (known: {})",
+                            self.providers
+                                .keys()
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )));
+                    }
+                }
+            }
+            check_claim_rules(&r.claim_rules, &format!("{at}.claim_rules"))?;
+        }
+        let l = &self.limits;
+        for (value, field) in [
+            (l.max_token_bytes, "limits.max_token_bytes"),
+            (l.max_json_depth, "limits.max_json_depth"),
+            (l.max_jwks_keys, "limits.max_jwks_keys"),
+            (self.cache.max_entries, "cache.max_entries"),
+            (self.cache.max_bytes, "cache.max_bytes"),
+        ] {
+            if value == 0 {
+                return Err(config_error(format!("{field}: must be greater than 0")));
+            }
+        }
+        if l.max_json_depth > 64 {
+            return Err(config_error("limits.max_json_depth: must be at most 64"));
+        }
+        if self.response.realm.contains(['"', '\\']) || !self.response.realm.is_ascii() {
+            return Err(config_error(
+                "response.realm: must be ASCII without quotes or backslashes",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn config_error(message: impl Into<String>) -> Error {
+    Error::new(ErrorCode::InvalidConfig, message)
+}
+
+fn supported_algs() -> String {
+    crate::alg::Alg::ALL
+        .iter()
+        .map(|a| a.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// RFC 7230 token characters; lower case only, as HTTP/2 and Envoy require.
+fn check_header_name(name: &str, at: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(config_error(format!(
+            "{at}: \"{name}\" is not a valid header name (use lower case letters, digits and -)"
+        )))
+    }
+}
+
+fn check_claim_path(path: &str, at: &str) -> Result<(), Error> {
+    if path.is_empty() || path.split('.').any(str::is_empty) {
+        return Err(config_error(format!(
+            "{at}: \"{path}\" is not a claim path (e.g. \"sub\" or \"realm.roles\")"
+        )));
+    }
+    Ok(())
+}
+
+fn check_claim_rules(rules: &[ClaimRule], at: &str) -> Result<(), Error> {
+    for (i, r) in rules.iter().enumerate() {
+        let at = format!("{at}[{i}]");
+        check_claim_path(&r.claim, &format!("{at}.claim"))?;
+        let ops = [
+            r.equals.is_some(),
+            r.one_of.is_some(),
+            r.contains.is_some(),
+            r.exists.is_some(),
+        ];
+        if ops.iter().filter(|set| **set).count() != 1 {
+            return Err(config_error(format!(
+                "{at}: set exactly one of equals, one_of, contains, exists"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Deserializes a string or an array of strings into a list.
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct OneOrMany;
+    impl<'de> Visitor<'de> for OneOrMany {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or an array of strings")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
+            Ok(vec![v.to_string()])
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(s) = seq.next_element::<String>()? {
+                out.push(s);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(OneOrMany)
+}
+
+fn one_or_many_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    one_or_many(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(json: &str) -> Result<Policy, Error> {
+        Policy::from_json(json)
+    }
+
+    const MIN: &str = r#"{"providers":{"idp":{"issuer":"i","jwks":{"keys":[]}}},"rules":[{"prefix":"/","requires":"idp"}]}"#;
+
+    #[test]
+    fn defaults_follow_jwt_authn_and_the_docs() {
+        let p = load(MIN).unwrap();
+        let idp = &p.providers["idp"];
+        assert_eq!(idp.issuer, ["i"]);
+        assert!(!idp.forward);
+        assert!(idp.require_exp);
+        assert_eq!(idp.clock_skew_seconds, 60);
+        assert_eq!(p.limits.max_token_bytes, 8192);
+        assert!(p.cache.enabled);
+        assert_eq!(p.response.realm, "jwtgate");
+        assert_eq!(
+            p.rules[0].requires.as_deref(),
+            Some(&["idp".to_string()][..])
+        );
+    }
+
+    fn message(json: &str) -> String {
+        let e = load(json).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidConfig);
+        e.message().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let m = message(r#"{"providers":{"idp":{"issuer":"i","jwks":{},"audiences":"x"}}}"#);
+        assert!(
+            m.starts_with("providers.idp.audiences: invalid type"),
+            "{m}"
+        );
+        let m = message(r#"{"providers":{"idp":{"issuer":"i","jwks":{},"audience":["x"]}}}"#);
+        assert!(
+            m.starts_with("providers.idp.audience: unknown field `audience`"),
+            "{m}"
+        );
+        let m = message(r#"{"providers":{"idp":{"issuer":5,"jwks":{}}}}"#);
+        assert!(
+            m.contains("providers.idp.issuer") && m.contains("a string or an array"),
+            "{m}"
+        );
+        let m = message(&MIN.replace(r#""requires":"idp""#, r#""requires":["idp","nope"]"#));
+        assert!(
+            m.starts_with("rules[0].requires[1]: unknown provider \"nope\""),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn semantic_checks() {
+        assert!(message(r#"{"providers":{}}"#).starts_with("providers:"));
+        let m = message(&MIN.replace(r#""prefix":"/","#, ""));
+        assert!(m.starts_with("rules[0]: needs a prefix or a path"), "{m}");
+        let m = message(&MIN.replace(r#""requires":"idp""#, r#""requires":"idp","bypass":true"#));
+        assert!(m.contains("either requires or bypass"), "{m}");
+        let m = message(&MIN.replace(r#""issuer":"i""#, r#""issuer":"i","algorithms":["none"]"#));
+        assert!(
+            m.starts_with("providers.idp.algorithms[0]: unsupported algorithm \"none\""),
+            "{m}"
+        );
+        let m = message(&MIN.replace(
+            r#""issuer":"i""#,
+            r#""issuer":"i","claim_to_headers":[{"claim":"sub","header":"X-Sub"}]"#,
+        ));
+        assert!(
+            m.starts_with("providers.idp.claim_to_headers[0].header"),
+            "{m}"
+        );
+        let m = message(&MIN.replace(
+            r#""requires":"idp""#,
+            r#""requires":"idp","claim_rules":[{"claim":"a","equals":1,"exists":true}]"#,
+        ));
+        assert!(
+            m.starts_with("rules[0].claim_rules[0]: set exactly one"),
+            "{m}"
+        );
+        let m = message(&MIN.replace(r#""rules""#, r#""limits":{"max_token_bytes":0},"rules""#));
+        assert!(m.starts_with("limits.max_token_bytes"), "{m}");
+        assert!(message("not json").starts_with("policy: expected"));
+    }
+}

@@ -1,0 +1,439 @@
+//! JWT verification: parse, select the key, check the signature, and only
+//! then read and check the claims. One code path for `verify`, `explain` and
+//! the HTTP front ends.
+//!
+//! ```
+//! use jwtgate::{Verifier, verify::VerifyOptions};
+//! // RFC 7515 appendix A.1 token and key, as an HMAC provider.
+//! let policy = r#"{"providers": {"joe": {
+//!     "issuer": "joe", "allow_hmac": true, "clock_skew_seconds": 0,
+//!     "jwks": {"keys": [{"kty":"oct","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"}]}}}}"#;
+//! let verifier = Verifier::from_json(policy).unwrap();
+//! let token = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9\
+//!     .eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ\
+//!     .dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+//! let ok = verifier.verify(token, &VerifyOptions { now: 1_300_819_379, path: None }).unwrap();
+//! assert_eq!(ok.claims["http://example.com/is_root"], true);
+//! let late = verifier.verify(token, &VerifyOptions { now: 1_300_819_380, path: None }).unwrap_err();
+//! assert_eq!(late.code().as_str(), "expired");
+//! let report = verifier.explain(token, &VerifyOptions { now: 1_300_819_380, path: None });
+//! assert!(!report.ok);
+//! assert!(report.checks.iter().any(|c| c.check == "signature" && c.ok));
+//! ```
+
+use alloc::collections::BTreeSet;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::alg::Alg;
+use crate::cache::{digest, VerifiedCache};
+use crate::claims::{self, Claims};
+use crate::error::{err, Error};
+use crate::explain::{Check, Trace};
+use crate::json;
+use crate::jwk::{KeySet, KeySetOptions};
+use crate::jws::{self, printable, UntrustedJws};
+use crate::policy::{ClaimRule, Policy, Provider, Rule};
+
+/// A token that passed every check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verified {
+    /// The name of the provider that accepted the token.
+    pub provider: String,
+    /// The protected header.
+    pub header: Map<String, Value>,
+    /// The verified claims.
+    pub claims: Claims,
+}
+
+impl Verified {
+    /// A rough size in bytes, for cache accounting.
+    pub(crate) fn approximate_size(&self) -> usize {
+        fn size(v: &Value) -> usize {
+            match v {
+                Value::String(s) => s.len() + 24,
+                Value::Array(a) => a.iter().map(size).sum::<usize>() + 24,
+                Value::Object(m) => {
+                    m.iter().map(|(k, v)| k.len() + size(v) + 32).sum::<usize>() + 24
+                }
+                _ => 16,
+            }
+        }
+        let map =
+            |m: &Map<String, Value>| m.iter().map(|(k, v)| k.len() + size(v) + 32).sum::<usize>();
+        self.provider.len() + map(&self.header) + map(&self.claims)
+    }
+}
+
+/// What `verify` and `explain` need besides the token.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyOptions<'a> {
+    /// The current time, in Unix seconds (the caller's clock).
+    pub now: i64,
+    /// The request path. When a rule with `requires` matches it, that rule's
+    /// providers and claim rules apply; otherwise every provider is tried.
+    pub path: Option<&'a str>,
+}
+
+/// Every check performed on a token, in order, and the verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    /// Whether the token was accepted.
+    pub ok: bool,
+    /// Why not, when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Error>,
+    /// The provider that accepted it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The checks, in the order they ran.
+    pub checks: Vec<Check>,
+}
+
+/// A loaded policy, ready to verify tokens. Build it once (keys are parsed
+/// and prepared here), then verify many tokens.
+#[derive(Debug)]
+pub struct Verifier {
+    pub(crate) policy: Policy,
+    pub(crate) providers: Vec<Compiled>,
+    exact_rules: Vec<usize>,
+    prefix_rules: Vec<usize>,
+    deny_jti: BTreeSet<String>,
+    deny_sub: BTreeSet<String>,
+    /// Every header any provider sets: removed from every request first.
+    pub(crate) output_headers: Vec<String>,
+    warnings: Vec<String>,
+    fingerprint: [u8; 32],
+}
+
+/// A provider with its keys prepared.
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    pub(crate) name: String,
+    pub(crate) config: Provider,
+    keys: KeySet,
+    algorithms: Vec<Alg>,
+}
+
+/// Which providers may accept a token, and the path's extra claim rules.
+pub(crate) struct Target<'v> {
+    pub(crate) providers: Vec<usize>,
+    pub(crate) rule_claims: &'v [ClaimRule],
+}
+
+impl Verifier {
+    /// Loads a policy from JSON. Errors have code `invalid_config` and name
+    /// the field; keys that cannot be used are skipped and reported in
+    /// [`Verifier::warnings`], but a provider with no usable key is an error.
+    pub fn from_json(policy_json: &str) -> Result<Verifier, Error> {
+        let policy = Policy::from_json(policy_json)?;
+        let mut verifier = Verifier::from_policy(policy)?;
+        verifier.fingerprint = digest(policy_json.as_bytes());
+        Ok(verifier)
+    }
+
+    /// Prepares an already parsed policy.
+    pub fn from_policy(policy: Policy) -> Result<Verifier, Error> {
+        let mut providers = Vec::new();
+        let mut warnings = Vec::new();
+        let mut output_headers = Vec::new();
+        for (name, config) in &policy.providers {
+            let options = KeySetOptions {
+                allow_symmetric: config.allow_hmac,
+                max_keys: policy.limits.max_jwks_keys,
+            };
+            let keys = match &config.jwks {
+                Value::String(text) => KeySet::from_json(text, &options),
+                value @ Value::Object(_) => KeySet::from_value(value, &options),
+                other => Err(err!(
+                    Malformed,
+                    "must be a JWKS object or a string holding JWKS JSON, not {}",
+                    json::type_name(other)
+                )),
+            }
+            .map_err(|e| err!(InvalidConfig, "providers.{name}.jwks: {}", e.message()))?;
+            for problem in keys.problems() {
+                warnings.push(format!(
+                    "providers.{name}.jwks.keys[{}]{}: skipped: {}",
+                    problem.index,
+                    problem
+                        .kid
+                        .as_ref()
+                        .map(|k| format!(" (kid \"{}\")", printable(k)))
+                        .unwrap_or_default(),
+                    problem.error.message()
+                ));
+            }
+            let algorithms = config
+                .algorithms
+                .iter()
+                .filter_map(|a| Alg::from_name(a))
+                .collect();
+            for header in config
+                .claim_to_headers
+                .iter()
+                .map(|c| &c.header)
+                .chain(config.forward_payload_header.as_ref())
+            {
+                if !output_headers.contains(header) {
+                    output_headers.push(header.clone());
+                }
+            }
+            providers.push(Compiled {
+                name: name.clone(),
+                config: config.clone(),
+                keys,
+                algorithms,
+            });
+        }
+        let rule_index = |want_exact: bool| {
+            let mut idx: Vec<usize> = (0..policy.rules.len())
+                .filter(|i| policy.rules[*i].path.is_some() == want_exact)
+                .collect();
+            // Longest prefix first; equal lengths keep file order.
+            idx.sort_by_key(|i| core::cmp::Reverse(rule_text(&policy.rules[*i]).len()));
+            idx
+        };
+        Ok(Verifier {
+            exact_rules: rule_index(true),
+            prefix_rules: rule_index(false),
+            deny_jti: policy.deny.jti.iter().cloned().collect(),
+            deny_sub: policy.deny.sub.iter().cloned().collect(),
+            providers,
+            output_headers,
+            warnings,
+            fingerprint: [0; 32],
+            policy,
+        })
+    }
+
+    /// The policy this verifier was built from.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Problems found while loading that did not stop it (skipped keys).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The rule for a request path (query and fragment ignored): an exact
+    /// `path` rule first, else the longest matching `prefix`.
+    pub fn rule_for(&self, path: &str) -> Option<&Rule> {
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let rules = &self.policy.rules;
+        self.exact_rules
+            .iter()
+            .find(|i| rules[**i].path.as_deref() == Some(path))
+            .or_else(|| {
+                self.prefix_rules
+                    .iter()
+                    .find(|i| path.starts_with(rule_text(&rules[**i])))
+            })
+            .map(|i| &rules[*i])
+    }
+
+    /// Verifies a token. See [`VerifyOptions`] for how the path is used.
+    pub fn verify(&self, token: &str, options: &VerifyOptions<'_>) -> Result<Verified, Error> {
+        self.verify_with_cache(token, options, None)
+    }
+
+    /// Like [`Verifier::verify`], consulting and filling `cache`.
+    pub fn verify_with_cache(
+        &self,
+        token: &str,
+        options: &VerifyOptions<'_>,
+        cache: Option<&mut VerifiedCache>,
+    ) -> Result<Verified, Error> {
+        let target = self.target(options.path);
+        self.run(token, &target, options.now, cache, &mut Trace::off())
+    }
+
+    /// Verifies a token and reports every check performed, in order.
+    pub fn explain(&self, token: &str, options: &VerifyOptions<'_>) -> Explanation {
+        let mut trace = Trace::on();
+        let target = self.target(options.path);
+        let result = self.run(token, &target, options.now, None, &mut trace);
+        let checks = trace.into_checks();
+        match result {
+            Ok(v) => Explanation {
+                ok: true,
+                error: None,
+                provider: Some(v.provider),
+                checks,
+            },
+            Err(e) => Explanation {
+                ok: false,
+                error: Some(e),
+                provider: None,
+                checks,
+            },
+        }
+    }
+
+    /// The providers and extra claim rules for a path.
+    pub(crate) fn target(&self, path: Option<&str>) -> Target<'_> {
+        match path.and_then(|p| self.rule_for(p)) {
+            Some(
+                rule @ Rule {
+                    requires: Some(names),
+                    ..
+                },
+            ) => Target {
+                providers: names
+                    .iter()
+                    .filter_map(|n| self.provider_index(n))
+                    .collect(),
+                rule_claims: &rule.claim_rules,
+            },
+            _ => Target {
+                providers: (0..self.providers.len()).collect(),
+                rule_claims: &[],
+            },
+        }
+    }
+
+    pub(crate) fn provider_index(&self, name: &str) -> Option<usize> {
+        self.providers.iter().position(|p| p.name == name)
+    }
+
+    /// The one verification path: cache, then authentication against each
+    /// candidate provider, then the path's claim rules.
+    pub(crate) fn run(
+        &self,
+        token: &str,
+        target: &Target<'_>,
+        now: i64,
+        mut cache: Option<&mut VerifiedCache>,
+        trace: &mut Trace,
+    ) -> Result<Verified, Error> {
+        if let Some(cache) = cache.as_deref_mut() {
+            cache.bind(&self.fingerprint);
+            if let Some(hit) = cache.get(token, now) {
+                if target.providers.contains(&hit.provider) {
+                    let verified = hit.verified.clone();
+                    claims::check_rules(&verified.claims, target.rule_claims, trace)?;
+                    return Ok(verified);
+                }
+            }
+        }
+        let (verified, provider, valid_until) =
+            self.authenticate(token, &target.providers, now, trace)?;
+        if let Some(cache) = cache {
+            cache.insert(token, provider, &verified, valid_until);
+        }
+        claims::check_rules(&verified.claims, target.rule_claims, trace)?;
+        Ok(verified)
+    }
+
+    /// Parses the token and tries each provider; returns the first that
+    /// accepts it, else the error of the provider that got furthest.
+    fn authenticate(
+        &self,
+        token: &str,
+        providers: &[usize],
+        now: i64,
+        trace: &mut Trace,
+    ) -> Result<(Verified, usize, f64), Error> {
+        let limits = &self.policy.limits;
+        let jws = trace.step("token", UntrustedJws::parse(token, limits), |j| {
+            format!(
+                "{} bytes; header, {}-byte payload, {}-byte signature decoded",
+                token.len(),
+                j.payload.len(),
+                j.signature.len()
+            )
+        })?;
+        let mut best: Option<(u8, Error)> = None;
+        for &index in providers {
+            let provider = &self.providers[index];
+            if providers.len() > 1 {
+                trace.pass("provider", || {
+                    format!("trying provider \"{}\"", provider.name)
+                });
+            }
+            match self.authenticate_with(&jws, provider, now, trace) {
+                Ok((verified, valid_until)) => return Ok((verified, index, valid_until)),
+                Err((stage, e)) => {
+                    if best.as_ref().is_none_or(|(s, _)| stage > *s) {
+                        best = Some((stage, e));
+                    }
+                }
+            }
+        }
+        Err(best
+            .map(|(_, e)| e)
+            .unwrap_or_else(|| err!(InvalidConfig, "no provider applies to this request")))
+    }
+
+    /// One provider's checks. Errors carry how far they got (0 = key
+    /// selection, 1 = signature, 2 = claims) to pick the most telling one.
+    fn authenticate_with(
+        &self,
+        jws: &UntrustedJws<'_>,
+        provider: &Compiled,
+        now: i64,
+        trace: &mut Trace,
+    ) -> Result<(Verified, f64), (u8, Error)> {
+        let verified = jws::verify_traced(jws, &provider.keys, &provider.algorithms, trace)
+            .map_err(|e| {
+                let stage = if e.code() == crate::ErrorCode::BadSignature {
+                    1
+                } else {
+                    0
+                };
+                (stage, e)
+            })?;
+        let at_claims = |e| (2, e);
+        let limits = &self.policy.limits;
+        let claims = trace
+            .step(
+                "payload",
+                json::parse_object(&verified.payload, limits.max_json_depth, "payload"),
+                |c| format!("{} claims", c.len()),
+            )
+            .map_err(at_claims)?;
+        let p = &provider.config;
+        let valid_until = claims::check_times(&claims, p, now, trace).map_err(at_claims)?;
+        claims::check_identity(&claims, p, trace).map_err(at_claims)?;
+        self.check_revoked(&claims, trace).map_err(at_claims)?;
+        claims::check_rules(&claims, &p.claim_rules, trace).map_err(at_claims)?;
+        Ok((
+            Verified {
+                provider: provider.name.clone(),
+                header: jws.header.clone(),
+                claims,
+            },
+            valid_until,
+        ))
+    }
+
+    fn check_revoked(&self, claims: &Claims, trace: &mut Trace) -> Result<(), Error> {
+        if self.deny_jti.is_empty() && self.deny_sub.is_empty() {
+            return Ok(());
+        }
+        let listed = |name: &str, set: &BTreeSet<String>| match claims.get(name) {
+            Some(Value::String(v)) if set.contains(v) => Err(err!(
+                Revoked,
+                "{name} \"{}\" is on the deny list",
+                printable(v)
+            )),
+            _ => Ok(()),
+        };
+        let result = listed("jti", &self.deny_jti).and_then(|()| listed("sub", &self.deny_sub));
+        trace.step("deny list", result, |()| {
+            String::from("jti and sub are not revoked")
+        })
+    }
+}
+
+fn rule_text(rule: &Rule) -> &str {
+    rule.path
+        .as_deref()
+        .or(rule.prefix.as_deref())
+        .unwrap_or_default()
+}
