@@ -379,9 +379,9 @@ pub fn verify_signature(
     if !key.fits(alg) {
         return Err(mismatch(alg, key));
     }
-    let expected = match (&key.0, alg) {
-        (Inner::Rsa(rsa), _) => rsa.size(),
-        (Inner::Hmac(secret), _) => {
+    let expected = match &key.0 {
+        Inner::Rsa(rsa) => rsa.size(),
+        Inner::Hmac(secret) => {
             let hash_len = hmac_len(alg);
             if secret.len() < hash_len {
                 return Err(err!(
@@ -392,10 +392,10 @@ pub fn verify_signature(
             }
             hash_len
         }
-        (Inner::P256(_), _) => 64,
-        (Inner::P384(_), _) => 96,
-        (Inner::P521(_), _) => 132,
-        (Inner::Ed25519(_), _) => 64,
+        Inner::P256(_) => 64,
+        Inner::P384(_) => 96,
+        Inner::P521(_) => 132,
+        Inner::Ed25519(_) => 64,
     };
     if signature.len() != expected {
         let hint = if matches!(alg, Alg::ES256 | Alg::ES384 | Alg::ES512) {

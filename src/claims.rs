@@ -308,7 +308,11 @@ fn check_rule(claims: &Claims, rule: &ClaimRule) -> Result<String, Error> {
 }
 
 /// Formats Unix seconds as an RFC 3339 UTC timestamp (whole seconds).
+/// Times outside the years 0000-9999 are shown as plain seconds.
 pub fn iso8601(t: f64) -> String {
+    if !(-62_167_219_200.0..253_402_300_800.0).contains(&t) {
+        return format!("{t:e} seconds after 1970-01-01");
+    }
     // Floor without std's float functions (no_std).
     let secs = if (t as i64) as f64 > t {
         t as i64 - 1
@@ -506,6 +510,7 @@ mod tests {
         assert_eq!(iso8601(951_782_400.0), "2000-02-29T00:00:00Z");
         assert_eq!(iso8601(1_700_000_000.0), "2023-11-14T22:13:20Z");
         assert_eq!(iso8601(-1.0), "1969-12-31T23:59:59Z");
+        assert_eq!(iso8601(1e300), "1e300 seconds after 1970-01-01");
         assert_eq!(human_duration(90.0), "90s");
         assert_eq!(human_duration(3600.0), "60m");
         assert_eq!(human_duration(86_400.0 * 3.0), "3d");

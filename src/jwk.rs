@@ -292,13 +292,12 @@ fn parse_key(entry: &Value, opts: &KeySetOptions) -> Result<Jwk, Error> {
     }
     match jwk.get("key_ops") {
         None => {}
-        Some(Value::Array(ops)) => {
-            if !ops.iter().any(|op| op.as_str() == Some("verify")) {
-                return Err(err!(
-                    InvalidKey,
-                    "the key's \"key_ops\" does not include \"verify\""
-                ));
-            }
+        Some(Value::Array(ops)) if ops.iter().any(|op| op.as_str() == Some("verify")) => {}
+        Some(Value::Array(_)) => {
+            return Err(err!(
+                InvalidKey,
+                "the key's \"key_ops\" does not include \"verify\""
+            ))
         }
         Some(other) => {
             return Err(err!(

@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 use crate::alg::Alg;
 use crate::cache::{digest, VerifiedCache};
 use crate::claims::{self, Claims};
-use crate::error::{err, Error};
+use crate::error::{err, Error, ErrorCode};
 use crate::explain::{Check, Trace};
 use crate::json;
 use crate::jwk::{KeySet, KeySetOptions};
@@ -370,8 +370,9 @@ impl Verifier {
             .unwrap_or_else(|| err!(InvalidConfig, "no provider applies to this request")))
     }
 
-    /// One provider's checks. Errors carry how far they got (0 = key
-    /// selection, 1 = signature, 2 = claims) to pick the most telling one.
+    /// One provider's checks. Errors carry how far they got (0 = no key with
+    /// that kid, 1 = no key for that alg or a header rule, 2 = signature,
+    /// 3 = claims) to pick the most telling one.
     fn authenticate_with(
         &self,
         jws: &UntrustedJws<'_>,
@@ -381,14 +382,14 @@ impl Verifier {
     ) -> Result<(Verified, f64), (u8, Error)> {
         let verified = jws::verify_traced(jws, &provider.keys, &provider.algorithms, trace)
             .map_err(|e| {
-                let stage = if e.code() == crate::ErrorCode::BadSignature {
-                    1
-                } else {
-                    0
+                let stage = match e.code() {
+                    ErrorCode::UnknownKid => 0,
+                    ErrorCode::BadSignature => 2,
+                    _ => 1,
                 };
                 (stage, e)
             })?;
-        let at_claims = |e| (2, e);
+        let at_claims = |e| (3, e);
         let limits = &self.policy.limits;
         let claims = trace
             .step(
