@@ -376,6 +376,14 @@ pub fn verify_signature(
     signing_input: &[u8],
     signature: &[u8],
 ) -> Result<(), Error> {
+    check_format(alg, key, signature)?;
+    verify_checked(alg, key, signing_input, signature)
+}
+
+/// The checks before any cryptography, shared by the pure-Rust and the host
+/// verifiers ([`crate::host`]): the key fits `alg`, an HMAC secret is long
+/// enough, and the signature has exactly the length `alg` and the key need.
+pub fn check_format(alg: Alg, key: &VerifyingKey, signature: &[u8]) -> Result<(), Error> {
     if !key.fits(alg) {
         return Err(mismatch(alg, key));
     }
@@ -409,7 +417,16 @@ pub fn verify_signature(
             signature.len()
         ));
     }
-    let input = signing_input;
+    Ok(())
+}
+
+/// The cryptographic check, after [`check_format`] passed.
+fn verify_checked(
+    alg: Alg,
+    key: &VerifyingKey,
+    input: &[u8],
+    signature: &[u8],
+) -> Result<(), Error> {
     match (&key.0, alg) {
         (Inner::Rsa(k), Alg::RS256) => check(alg, &Rsa::rs256(), k, input, signature),
         (Inner::Rsa(k), Alg::RS384) => check(alg, &Rsa::rs384(), k, input, signature),
@@ -426,6 +443,24 @@ pub fn verify_signature(
         (Inner::Hmac(s), Alg::HS512) => check(alg, &Hs512, &Hs512Key::new(s), input, signature),
         // `fits` was checked above; this arm only completes the match.
         _ => Err(mismatch(alg, key)),
+    }
+}
+
+/// Converts a raw `r || s` ECDSA signature (the JWS form, already length
+/// checked) to ASN.1 DER, for host APIs that take DER (Envoy's
+/// `verify_signature`). `None` for other algorithms or invalid `r`/`s`.
+pub fn ecdsa_signature_der(alg: Alg, raw: &[u8]) -> Option<Vec<u8>> {
+    match alg {
+        Alg::ES256 => p256::ecdsa::Signature::from_slice(raw)
+            .ok()
+            .map(|s| s.to_der().as_bytes().to_vec()),
+        Alg::ES384 => p384::ecdsa::Signature::from_slice(raw)
+            .ok()
+            .map(|s| s.to_der().as_bytes().to_vec()),
+        Alg::ES512 => p521::ecdsa::Signature::from_slice(raw)
+            .ok()
+            .map(|s| s.to_der().as_bytes().to_vec()),
+        _ => None,
     }
 }
 

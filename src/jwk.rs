@@ -60,9 +60,16 @@ pub struct Jwk {
     kid: Option<String>,
     alg: Option<Alg>,
     key: VerifyingKey,
+    /// The host's handle for this key, when host crypto prepared it.
+    host_handle: Option<u32>,
 }
 
 impl Jwk {
+    /// The host's handle for this key ([`crate::host::SignatureVerifier::prepare`]).
+    pub fn host_handle(&self) -> Option<u32> {
+        self.host_handle
+    }
+
     /// The key's `kid`, if it has one.
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
@@ -107,6 +114,13 @@ pub struct KeySet {
 }
 
 impl KeySet {
+    /// Asks `host` to prepare every key; remembers the handles it returns.
+    pub(crate) fn prepare_for(&mut self, host: &mut dyn crate::host::SignatureVerifier) {
+        for jwk in &mut self.keys {
+            jwk.host_handle = host.prepare(&jwk.key);
+        }
+    }
+
     /// Loads the text of a JWK set (`{"keys":[...]}`) or of a single JWK.
     ///
     /// The JSON must be strict (no duplicate member names, nesting of at most 8).
@@ -355,7 +369,12 @@ fn parse_key(entry: &Value, opts: &KeySetOptions) -> Result<Jwk, Error> {
             ));
         }
     }
-    Ok(Jwk { kid, alg, key })
+    Ok(Jwk {
+        kid,
+        alg,
+        key,
+        host_handle: None,
+    })
 }
 
 fn optional_string<'a>(jwk: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, Error> {

@@ -30,10 +30,11 @@ use alloc::vec::Vec;
 
 use serde_json::{Map, Value};
 
-use crate::alg::{verify_signature, Alg};
+use crate::alg::{check_format, verify_signature, Alg};
 use crate::base64url;
 use crate::error::{err, Error};
 use crate::explain::Trace;
+use crate::host::SignatureVerifier;
 use crate::json;
 use crate::jwk::{Jwk, KeySet};
 use crate::policy::Limits;
@@ -224,6 +225,27 @@ pub(crate) fn printable(s: &str) -> String {
     out
 }
 
+/// Checks one signature: the format rules first (always in Rust), then the
+/// host's crypto when it prepared this key and answers, else pure Rust.
+/// Returns who decided.
+fn check_signature(
+    alg: Alg,
+    key: &Jwk,
+    input: &[u8],
+    signature: &[u8],
+    host: Option<&dyn SignatureVerifier>,
+) -> Result<&'static str, Error> {
+    check_format(alg, key.key(), signature)?;
+    if let (Some(host), Some(handle)) = (host, key.host_handle()) {
+        match host.verify(alg, handle, input, signature) {
+            Some(true) => return Ok(host.name()),
+            Some(false) => return Err(err!(BadSignature, "the signature does not verify")),
+            None => {}
+        }
+    }
+    verify_signature(alg, key.key(), input, signature).map(|()| "pure Rust")
+}
+
 /// A JWS whose signature verified.
 #[derive(Debug, Clone)]
 pub struct VerifiedJws<'k> {
@@ -244,13 +266,14 @@ pub fn verify<'k>(
     keys: &'k KeySet,
     algorithms: &[Alg],
 ) -> Result<VerifiedJws<'k>, Error> {
-    verify_traced(jws, keys, algorithms, &mut Trace::off())
+    verify_traced(jws, keys, algorithms, None, &mut Trace::off())
 }
 
 pub(crate) fn verify_traced<'k>(
     jws: &UntrustedJws<'_>,
     keys: &'k KeySet,
     algorithms: &[Alg],
+    host: Option<&dyn SignatureVerifier>,
     trace: &mut Trace,
 ) -> Result<VerifiedJws<'k>, Error> {
     let header = trace.step("header", Header::from_json(&jws.header), |h| {
@@ -287,25 +310,16 @@ pub(crate) fn verify_traced<'k>(
         format!("{} candidate key(s) for {}", c.len(), header.alg)
     })?;
     let mut last = None;
+    let input = jws.signing_input.as_bytes();
     for key in &candidates {
-        match verify_signature(
-            header.alg,
-            key.key(),
-            jws.signing_input.as_bytes(),
-            &jws.signature,
-        ) {
-            Ok(()) => {
-                trace.pass("signature", || match key.kid() {
-                    Some(kid) => format!(
-                        "{} signature verified with key \"{}\"",
-                        header.alg,
-                        printable(kid)
-                    ),
-                    None => format!(
-                        "{} signature verified with a {} key",
-                        header.alg,
-                        key.key().kind()
-                    ),
+        match check_signature(header.alg, key, input, &jws.signature, host) {
+            Ok(by) => {
+                trace.pass("signature", || {
+                    let which = match key.kid() {
+                        Some(kid) => format!("key \"{}\"", printable(kid)),
+                        None => format!("a {} key", key.key().kind()),
+                    };
+                    format!("{} signature verified with {which} by {by}", header.alg)
                 });
                 return Ok(VerifiedJws {
                     header,

@@ -35,7 +35,8 @@
 //! [`error`] codes; [`base64url`] and [`json`] strict decoding; [`jws`] compact
 //! JWS; [`jwk`] key sets; [`alg`] signature algorithms (the only module that
 //! touches cryptography, through `jwt-compact` and RustCrypto); [`claims`];
-//! [`policy`]; [`verify`] and [`explain`]; [`http`]; [`cache`]; [`decode`].
+//! [`policy`]; [`verify`] and [`explain`]; [`http`]; [`cache`]; [`decode`];
+//! [`host`], the seam for the host's native signature checks.
 #![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -48,6 +49,7 @@ pub mod claims;
 pub mod decode;
 pub mod error;
 pub mod explain;
+pub mod host;
 pub mod http;
 pub mod json;
 pub mod jwk;

@@ -60,6 +60,10 @@ pub struct Policy {
     /// The verified-token cache used by long-running front ends.
     #[serde(default)]
     pub cache: CacheConfig,
+    /// Who checks RSA/ECDSA signatures: `"auto"` (the host's native crypto
+    /// when it passes a self-test, else pure Rust), `"host"` or `"rust"`.
+    #[serde(default)]
+    pub signature_verifier: crate::host::VerifierChoice,
 }
 
 /// One token issuer: who it is, its keys, where its tokens travel, and what

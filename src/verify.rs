@@ -21,6 +21,7 @@
 //! assert!(report.checks.iter().any(|c| c.check == "signature" && c.ok));
 //! ```
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::String;
@@ -34,6 +35,7 @@ use crate::cache::{digest, VerifiedCache};
 use crate::claims::{self, Claims};
 use crate::error::{err, Error, ErrorCode};
 use crate::explain::{Check, Trace};
+use crate::host::{self, SignatureVerifier, VerifierChoice};
 use crate::json;
 use crate::jwk::{KeySet, KeySetOptions};
 use crate::jws::{self, printable, UntrustedJws};
@@ -108,6 +110,17 @@ pub struct Verifier {
     pub(crate) output_headers: Vec<String>,
     warnings: Vec<String>,
     fingerprint: [u8; 32],
+    host: HostSlot,
+}
+
+/// The host's signature verifier, when one is in use.
+#[derive(Default)]
+struct HostSlot(Option<Box<dyn SignatureVerifier>>);
+
+impl core::fmt::Debug for HostSlot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.0.as_ref().map_or("pure Rust", |h| h.name()))
+    }
 }
 
 /// A provider with its keys prepared.
@@ -207,8 +220,47 @@ impl Verifier {
             output_headers,
             warnings,
             fingerprint: [0; 32],
+            host: HostSlot::default(),
             policy,
         })
+    }
+
+    /// Offers the host's crypto for RSA and ECDSA signatures, as the policy's
+    /// `signature_verifier` allows: with `"rust"` it is not used; otherwise it
+    /// must first pass [`host::self_test`], and then prepares every key once.
+    /// A host that fails the self-test is an `invalid_config` error under
+    /// `"host"`, and a warning (pure Rust stays in use) under `"auto"`.
+    /// Returns who checks signatures from now on (see [`Verifier::signature_checker`]).
+    pub fn offer_host_crypto(
+        &mut self,
+        mut host: Box<dyn SignatureVerifier>,
+    ) -> Result<&'static str, Error> {
+        match self.policy.signature_verifier {
+            VerifierChoice::Rust => return Ok(self.signature_checker()),
+            choice => {
+                if let Err(why) = host::self_test(host.as_mut()) {
+                    let message = format!(
+                        "signature_verifier: the host crypto ({}) failed its self-test: {why}",
+                        host.name()
+                    );
+                    if choice == VerifierChoice::Host {
+                        return Err(Error::new(ErrorCode::InvalidConfig, message));
+                    }
+                    self.warnings.push(format!("{message}; using pure Rust"));
+                    return Ok(self.signature_checker());
+                }
+            }
+        }
+        for provider in &mut self.providers {
+            provider.keys.prepare_for(host.as_mut());
+        }
+        self.host = HostSlot(Some(host));
+        Ok(self.signature_checker())
+    }
+
+    /// Who checks signatures: the host's name, or `"pure Rust"`.
+    pub fn signature_checker(&self) -> &'static str {
+        self.host.0.as_ref().map_or("pure Rust", |h| h.name())
     }
 
     /// The policy this verifier was built from.
@@ -380,15 +432,21 @@ impl Verifier {
         now: i64,
         trace: &mut Trace,
     ) -> Result<(Verified, f64), (u8, Error)> {
-        let verified = jws::verify_traced(jws, &provider.keys, &provider.algorithms, trace)
-            .map_err(|e| {
-                let stage = match e.code() {
-                    ErrorCode::UnknownKid => 0,
-                    ErrorCode::BadSignature => 2,
-                    _ => 1,
-                };
-                (stage, e)
-            })?;
+        let verified = jws::verify_traced(
+            jws,
+            &provider.keys,
+            &provider.algorithms,
+            self.host.0.as_deref(),
+            trace,
+        )
+        .map_err(|e| {
+            let stage = match e.code() {
+                ErrorCode::UnknownKid => 0,
+                ErrorCode::BadSignature => 2,
+                _ => 1,
+            };
+            (stage, e)
+        })?;
         let at_claims = |e| (3, e);
         let limits = &self.policy.limits;
         let claims = trace

@@ -438,3 +438,131 @@ fn token_locations_and_bypass() {
         Decision::Deny(_)
     ));
 }
+
+/// A host backed by the pure-Rust reference that counts its calls.
+struct CountingHost {
+    keys: Vec<jwtgate::alg::VerifyingKey>,
+    calls: std::rc::Rc<std::cell::Cell<u32>>,
+}
+
+impl jwtgate::host::SignatureVerifier for CountingHost {
+    fn prepare(&mut self, key: &jwtgate::alg::VerifyingKey) -> Option<u32> {
+        key.spki_der()?; // like Envoy: only RSA and EC keys
+        self.keys.push(key.clone());
+        Some(self.keys.len() as u32 - 1)
+    }
+    fn verify(&self, alg: jwtgate::Alg, handle: u32, input: &[u8], sig: &[u8]) -> Option<bool> {
+        self.calls.set(self.calls.get() + 1);
+        let key = self.keys.get(handle as usize)?;
+        Some(jwtgate::alg::verify_signature(alg, key, input, sig).is_ok())
+    }
+    fn name(&self) -> &'static str {
+        "counting host"
+    }
+}
+
+/// A broken host that accepts every signature.
+struct Yes;
+impl jwtgate::host::SignatureVerifier for Yes {
+    fn prepare(&mut self, _: &jwtgate::alg::VerifyingKey) -> Option<u32> {
+        Some(0)
+    }
+    fn verify(&self, _: jwtgate::Alg, _: u32, _: &[u8], _: &[u8]) -> Option<bool> {
+        Some(true)
+    }
+    fn name(&self) -> &'static str {
+        "yes"
+    }
+}
+
+#[test]
+fn host_crypto_gives_the_same_verdicts_and_broken_hosts_are_refused() {
+    let calls = std::rc::Rc::new(std::cell::Cell::new(0));
+    let mut v = verifier();
+    let host = CountingHost {
+        keys: Vec::new(),
+        calls: calls.clone(),
+    };
+    assert_eq!(
+        v.offer_host_crypto(Box::new(host)).unwrap(),
+        "counting host"
+    );
+    calls.set(0);
+    for c in cases() {
+        let options = VerifyOptions {
+            now: c["now"].as_i64().unwrap(),
+            path: c["path"].as_str(),
+        };
+        let got = match v.verify(c["token"].as_str().unwrap(), &options) {
+            Ok(_) => "ok".to_string(),
+            Err(e) => e.code().as_str().to_string(),
+        };
+        assert_eq!(
+            got,
+            c["expect"].as_str().unwrap(),
+            "{} (host crypto)",
+            c["name"]
+        );
+    }
+    assert!(calls.get() > 10, "the host was asked for RSA/EC signatures");
+    let explained = v.explain(
+        &token_named("valid ES256").0,
+        &VerifyOptions {
+            now: 1_700_000_000,
+            path: None,
+        },
+    );
+    assert!(
+        explained
+            .checks
+            .iter()
+            .any(|c| c.detail.ends_with("by counting host")),
+        "{:?}",
+        explained.checks
+    );
+    let explained = v.explain(
+        &token_named("valid EdDSA").0,
+        &VerifyOptions {
+            now: 1_700_000_000,
+            path: None,
+        },
+    );
+    assert!(
+        explained
+            .checks
+            .iter()
+            .any(|c| c.detail.ends_with("by pure Rust")),
+        "{:?}",
+        explained.checks
+    );
+
+    // A host that says yes to everything never gets to decide.
+    let mut auto = verifier();
+    assert_eq!(auto.offer_host_crypto(Box::new(Yes)).unwrap(), "pure Rust");
+    assert!(auto
+        .warnings()
+        .iter()
+        .any(|w| w.contains("failed its self-test")));
+    let (tampered, now) = token_named("tampered payload");
+    assert_eq!(
+        auto.verify(&tampered, &VerifyOptions { now, path: None })
+            .unwrap_err()
+            .code(),
+        ErrorCode::BadSignature
+    );
+    let strict = fixture("policy.json").replacen('{', r#"{"signature_verifier": "host","#, 1);
+    let mut strict = Verifier::from_json(&strict).unwrap();
+    let e = strict.offer_host_crypto(Box::new(Yes)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidConfig);
+    assert!(e.message().starts_with("signature_verifier:"), "{e}");
+    let rust_only = fixture("policy.json").replacen('{', r#"{"signature_verifier": "rust","#, 1);
+    let mut rust_only = Verifier::from_json(&rust_only).unwrap();
+    let host = CountingHost {
+        keys: Vec::new(),
+        calls: calls.clone(),
+    };
+    assert_eq!(
+        rust_only.offer_host_crypto(Box::new(host)).unwrap(),
+        "pure Rust"
+    );
+}
