@@ -189,3 +189,25 @@ macro_rules! err {
     };
 }
 pub(crate) use err;
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    /// docs/ERRORS.md is the one table of codes: it must list every code.
+    #[test]
+    fn every_code_is_documented() {
+        let doc = include_str!("../docs/ERRORS.md");
+        for code in ErrorCode::ALL {
+            assert!(
+                doc.contains(&alloc::format!("| `{code}` |")),
+                "docs/ERRORS.md lacks {code}"
+            );
+        }
+        assert_eq!(
+            doc.matches("\n| `").count(),
+            ErrorCode::ALL.len(),
+            "docs/ERRORS.md lists a code that does not exist"
+        );
+    }
+}
