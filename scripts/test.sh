@@ -34,6 +34,7 @@ step "cargo test (native)"          cargo test --all-targets
 step "cargo test --doc"             cargo test --doc
 step "core build (wasm32 no_std)"   cargo build --lib --release --target $W
 step "filter build (.wasm)"         make --no-print-directory filter
+step "differential vs PyJWT"        tests/differential/run.sh
 [ -x tests/e2e/run.sh ] && step "envoy end-to-end"  tests/e2e/run.sh
 [ -x js/test.sh ]       && step "js package"        js/test.sh
 
