@@ -169,18 +169,7 @@ impl Verifier {
                 )),
             }
             .map_err(|e| err!(InvalidConfig, "providers.{name}.jwks: {}", e.message()))?;
-            for problem in keys.problems() {
-                warnings.push(format!(
-                    "providers.{name}.jwks.keys[{}]{}: skipped: {}",
-                    problem.index,
-                    problem
-                        .kid
-                        .as_ref()
-                        .map(|k| format!(" (kid \"{}\")", printable(k)))
-                        .unwrap_or_default(),
-                    problem.error.message()
-                ));
-            }
+            warnings.extend(key_warnings(name, &keys));
             let algorithms = config
                 .algorithms
                 .iter()
@@ -256,6 +245,34 @@ impl Verifier {
         }
         self.host = HostSlot(Some(host));
         Ok(self.signature_checker())
+    }
+
+    /// Replaces a provider's key set (remote JWKS, key rotation): the new set
+    /// is parsed and checked like the policy's, prepared for the host crypto
+    /// in use, and caches filled under the old keys empty themselves. On error
+    /// the old keys stay in use. Returns the warnings about skipped keys.
+    pub fn set_jwks(&mut self, provider: &str, jwks_json: &str) -> Result<Vec<String>, Error> {
+        let index = self.provider_index(provider).ok_or_else(|| {
+            err!(
+                InvalidConfig,
+                "no provider named \"{}\"",
+                printable(provider)
+            )
+        })?;
+        let options = KeySetOptions {
+            allow_symmetric: self.providers[index].config.allow_hmac,
+            max_keys: self.policy.limits.max_jwks_keys,
+        };
+        let mut keys = KeySet::from_json(jwks_json, &options)?;
+        if let Some(host) = self.host.0.as_deref_mut() {
+            keys.prepare_for(host);
+        }
+        let warnings = key_warnings(provider, &keys);
+        self.providers[index].keys = keys;
+        let mut seed = self.fingerprint.to_vec();
+        seed.extend_from_slice(jwks_json.as_bytes());
+        self.fingerprint = digest(&seed);
+        Ok(warnings)
     }
 
     /// Who checks signatures: the host's name, or `"pure Rust"`.
@@ -488,6 +505,25 @@ impl Verifier {
             String::from("jti and sub are not revoked")
         })
     }
+}
+
+/// One warning per key skipped while loading a provider's key set.
+fn key_warnings(provider: &str, keys: &KeySet) -> Vec<String> {
+    keys.problems()
+        .iter()
+        .map(|problem| {
+            format!(
+                "providers.{provider}.jwks.keys[{}]{}: skipped: {}",
+                problem.index,
+                problem
+                    .kid
+                    .as_ref()
+                    .map(|k| format!(" (kid \"{}\")", printable(k)))
+                    .unwrap_or_default(),
+                problem.error.message()
+            )
+        })
+        .collect()
 }
 
 fn rule_text(rule: &Rule) -> &str {

@@ -566,3 +566,39 @@ fn host_crypto_gives_the_same_verdicts_and_broken_hosts_are_refused() {
         "pure Rust"
     );
 }
+
+#[test]
+fn key_rotation_replaces_keys_and_empties_caches() {
+    let mut v = verifier();
+    let mut cache = VerifiedCache::new(16, 1 << 20);
+    let (token, now) = token_named("valid ES256");
+    let headers = bearer(&token);
+    let req = Request {
+        method: "GET",
+        path: "/",
+        headers: &headers,
+    };
+    assert!(matches!(
+        v.authorize(&req, now, Some(&mut cache)),
+        Decision::Allow(_)
+    ));
+    let policy: Value = serde_json::from_str(&fixture("policy.json")).unwrap();
+    let other_keys = policy["providers"]["other"]["jwks"].to_string();
+    assert!(v.set_jwks("idp", &other_keys).unwrap().is_empty());
+    // The cached verdict under the old keys is not used.
+    let Decision::Deny(deny) = v.authorize(&req, now, Some(&mut cache)) else {
+        panic!("rotated key must not verify")
+    };
+    assert_eq!(deny.error.code(), ErrorCode::UnknownKid);
+    // A bad key set is refused and the current keys stay.
+    let e = v
+        .set_jwks("idp", r#"{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}"#)
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidKey);
+    assert_eq!(
+        v.set_jwks("nope", &other_keys).unwrap_err().code(),
+        ErrorCode::InvalidConfig
+    );
+    let (other, now) = token_named("valid token of the other issuer on a path that accepts both");
+    assert!(v.verify(&other, &VerifyOptions { now, path: None }).is_ok());
+}
