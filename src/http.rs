@@ -165,6 +165,13 @@ impl Verifier {
                 ))
             }
         };
+        if found.token().contains(',') {
+            // Proxies join repeated headers with commas; a token has none.
+            return self.deny(Error::new(
+                ErrorCode::Malformed,
+                "the token header holds several values (is the header repeated?)",
+            ));
+        }
         match self.run(found.token(), &target, now, cache, &mut Trace::off()) {
             Ok(verified) => Decision::Allow(self.allow_verified(request, found, verified)),
             Err(e) => self.deny(e),

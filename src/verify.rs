@@ -439,9 +439,9 @@ impl Verifier {
             .unwrap_or_else(|| err!(InvalidConfig, "no provider applies to this request")))
     }
 
-    /// One provider's checks. Errors carry how far they got (0 = no key with
-    /// that kid, 1 = no key for that alg or a header rule, 2 = signature,
-    /// 3 = claims) to pick the most telling one.
+    /// One provider's checks. Errors carry how far they got (0 = the alg is
+    /// not allowed, 1 = no key with that kid, 2 = no key for that alg or a
+    /// header rule, 3 = signature, 4 = claims) to pick the most telling one.
     fn authenticate_with(
         &self,
         jws: &UntrustedJws<'_>,
@@ -458,13 +458,14 @@ impl Verifier {
         )
         .map_err(|e| {
             let stage = match e.code() {
-                ErrorCode::UnknownKid => 0,
-                ErrorCode::BadSignature => 2,
-                _ => 1,
+                ErrorCode::UnsupportedAlg => 0,
+                ErrorCode::UnknownKid => 1,
+                ErrorCode::BadSignature => 3,
+                _ => 2,
             };
             (stage, e)
         })?;
-        let at_claims = |e| (3, e);
+        let at_claims = |e| (4, e);
         let limits = &self.policy.limits;
         let claims = trace
             .step(

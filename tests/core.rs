@@ -602,3 +602,47 @@ fn key_rotation_replaces_keys_and_empties_caches() {
     let (other, now) = token_named("valid token of the other issuer on a path that accepts both");
     assert!(v.verify(&other, &VerifyOptions { now, path: None }).is_ok());
 }
+
+#[test]
+fn repeated_token_headers_are_malformed_not_jwe() {
+    let v = verifier();
+    let (token, now) = token_named("valid ES256");
+    // Proxies join repeated headers with ", ": five dots, but not a JWE.
+    let headers = vec![(
+        "authorization".to_string(),
+        format!("Bearer {token}, Bearer {token}"),
+    )];
+    let Decision::Deny(deny) = v.authorize(
+        &Request {
+            method: "GET",
+            path: "/",
+            headers: &headers,
+        },
+        now,
+        None,
+    ) else {
+        panic!("two tokens in one header must be refused")
+    };
+    assert_eq!(deny.error.code(), ErrorCode::Malformed);
+    assert!(deny.error.message().contains("several values"));
+}
+
+#[test]
+fn with_several_providers_the_most_telling_error_wins() {
+    // idp knows no kid "nope"; hmac only allows HS256: the kid error is the useful one.
+    let mut p: Value = serde_json::from_str(&fixture("policy.json")).unwrap();
+    p["providers"]["hmac"]["algorithms"] = serde_json::json!(["HS256"]);
+    p["rules"] = serde_json::json!([{"prefix": "/", "requires": ["idp", "hmac"]}]);
+    let v = Verifier::from_json(&p.to_string()).unwrap();
+    let (token, now) = token_named("unknown kid");
+    let e = v
+        .verify(
+            &token,
+            &VerifyOptions {
+                now,
+                path: Some("/"),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::UnknownKid);
+}

@@ -1,0 +1,71 @@
+//! Counters, defined once per VM at configure time.
+//!
+//! Envoy prefixes plugin metrics with `wasmcustom.`, so these appear in
+//! `/stats` as `wasmcustom.jwtgate.allowed`, `wasmcustom.jwtgate.denied.expired`,
+//! `wasmcustom.jwtgate.cache.hits`, ... (asserted by `tests/e2e`).
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use log::warn;
+use proxy_wasm::hostcalls::{define_metric, increment_metric};
+use proxy_wasm::types::MetricType;
+
+use crate::ErrorCode;
+
+/// Metric ids; `None` where the host refused to define one (then that
+/// counter is simply not counted; requests are unaffected).
+pub(crate) struct Metrics {
+    allowed: Option<u32>,
+    /// Indexed like [`ErrorCode::ALL`].
+    denied: Vec<Option<u32>>,
+    cache_hits: Option<u32>,
+    cache_misses: Option<u32>,
+}
+
+fn counter(name: &str) -> Option<u32> {
+    match define_metric(MetricType::Counter, name) {
+        Ok(id) => Some(id),
+        Err(status) => {
+            warn!("jwtgate: cannot define metric {name}: {status:?}");
+            None
+        }
+    }
+}
+
+fn add(id: Option<u32>, delta: u64) {
+    if let (Some(id), true) = (id, delta > 0) {
+        let delta = i64::try_from(delta).unwrap_or(i64::MAX);
+        if let Err(status) = increment_metric(id, delta) {
+            warn!("jwtgate: cannot increment metric {id}: {status:?}");
+        }
+    }
+}
+
+impl Metrics {
+    pub(crate) fn define() -> Self {
+        Metrics {
+            allowed: counter("jwtgate.allowed"),
+            denied: ErrorCode::ALL
+                .iter()
+                .map(|code| counter(&format!("jwtgate.denied.{}", code.as_str())))
+                .collect(),
+            cache_hits: counter("jwtgate.cache.hits"),
+            cache_misses: counter("jwtgate.cache.misses"),
+        }
+    }
+
+    pub(crate) fn allowed(&self) {
+        add(self.allowed, 1);
+    }
+
+    pub(crate) fn denied(&self, code: ErrorCode) {
+        let index = ErrorCode::ALL.iter().position(|c| *c == code);
+        add(index.and_then(|i| self.denied.get(i).copied().flatten()), 1);
+    }
+
+    pub(crate) fn cache(&self, hits: u64, misses: u64) {
+        add(self.cache_hits, hits);
+        add(self.cache_misses, misses);
+    }
+}

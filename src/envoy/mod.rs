@@ -1,0 +1,33 @@
+//! The Envoy / Istio front end: a proxy-wasm (ABI 0.2.1) HTTP filter.
+//!
+//! Glue only; every decision is the core's ([`crate::Verifier::authorize`]):
+//!
+//! - [`root`]: parses the plugin configuration (the policy JSON) once per VM
+//!   in `on_configure`, refuses to start on any error, and hands the verifier,
+//!   the verified-token cache and the metric ids to each HTTP context (`Rc`).
+//! - [`http`]: one request: headers in, [`crate::http::Decision`] out, then
+//!   applies it (header edits and `Continue`, or a local reply and `Pause`).
+//! - [`metrics`]: the counters Envoy shows as `wasmcustom.jwtgate.*`.
+//!
+//! The core is `no_std`; proxy-wasm links `std`, which only [`http`] names
+//! (for the host clock).
+//!
+//! Nothing here may panic: a panic aborts the VM and takes every request on
+//! that worker with it. Errors are logged and either refuse the configuration
+//! or deny the request.
+
+mod http;
+mod metrics;
+mod root;
+
+use alloc::boxed::Box;
+
+use proxy_wasm::traits::RootContext;
+use proxy_wasm::types::LogLevel;
+
+proxy_wasm::main! {{
+    // The host filters by its own level too; `root` narrows ours to the
+    // host's at configure time so disabled messages are never formatted.
+    proxy_wasm::set_log_level(LogLevel::Trace);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(root::Root::default()) });
+}}

@@ -1,0 +1,87 @@
+//! The root context: configuration, once per VM.
+
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use core::cell::RefCell;
+
+use log::{error, info, warn};
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::ContextType;
+
+use super::http::Http;
+use super::metrics::Metrics;
+use crate::{VerifiedCache, Verifier};
+
+/// What every HTTP context of this VM shares (the VM is single-threaded).
+pub(crate) struct Shared {
+    pub(crate) verifier: Verifier,
+    /// `None` when the policy turns the cache off.
+    pub(crate) cache: Option<RefCell<VerifiedCache>>,
+    pub(crate) metrics: Metrics,
+}
+
+#[derive(Default)]
+pub(crate) struct Root {
+    /// `None` until a configuration was accepted.
+    shared: Option<Rc<Shared>>,
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _configuration_size: usize) -> bool {
+        if let Ok(level) = proxy_wasm::hostcalls::get_log_level() {
+            proxy_wasm::set_log_level(level);
+        }
+        let policy = match self.get_plugin_configuration() {
+            Some(bytes) => bytes,
+            None => {
+                error!("jwtgate: invalid configuration: the plugin configuration is empty; it must hold the policy JSON");
+                return false;
+            }
+        };
+        let policy = match core::str::from_utf8(&policy) {
+            Ok(text) => text,
+            Err(e) => {
+                error!("jwtgate: invalid configuration: the policy is not UTF-8 ({e})");
+                return false;
+            }
+        };
+        let verifier = match Verifier::from_json(policy) {
+            Ok(verifier) => verifier,
+            Err(e) => {
+                error!("jwtgate: invalid configuration: {}", e.message());
+                return false;
+            }
+        };
+        for warning in verifier.warnings() {
+            warn!("jwtgate: {warning}");
+        }
+        let settings = &verifier.policy().cache;
+        let cache = settings
+            .enabled
+            .then(|| RefCell::new(VerifiedCache::new(settings.max_entries, settings.max_bytes)));
+        info!(
+            "jwtgate: configured ({} warnings, cache {})",
+            verifier.warnings().len(),
+            if cache.is_some() { "on" } else { "off" }
+        );
+        self.shared = Some(Rc::new(Shared {
+            verifier,
+            cache,
+            metrics: Metrics::define(),
+        }));
+        true
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+
+    // Must not return `None`: the SDK panics on that. Without a configuration
+    // (which Envoy prevents: a refused configuration fails the plugin) the
+    // context denies every request.
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Http::new(self.shared.clone())))
+    }
+}

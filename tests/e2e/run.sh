@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Envoy end-to-end tests: the jwtgate filter in a real Envoy (and Envoy's own
+# jwt_authn as the reference). Builds the filter when a source is newer than
+# it; prints `e2e: N passed, M failed` last; exits non-zero on any failure.
+#
+#   tests/e2e/run.sh                 everything (about a minute)
+#   tests/e2e/run.sh -k Headers      only tests whose id contains "Headers"
+#
+# Logs and generated Envoy configs of the last run: .build/e2e/
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=.build/venv/bin/python
+WASM=target/wasm32-unknown-unknown/release/jwtgate_filter.wasm
+
+[ -x "$PY" ] || scripts/setup.sh py
+if [ ! -f "$WASM" ] || [ -n "$(find src Cargo.toml Cargo.lock -newer "$WASM" -print -quit)" ]; then
+  make --no-print-directory filter
+fi
+
+export JWTGATE_E2E_DIR=$PWD/.build/e2e
+rm -rf "$JWTGATE_E2E_DIR"
+mkdir -p "$JWTGATE_E2E_DIR"
+# The suite stops every Envoy it starts (also on failure); the timeout is the
+# last line of defence against a hang.
+exec timeout --kill-after=10 240 "$PY" tests/e2e/test_e2e.py --wasm "$WASM" "$@"
