@@ -32,6 +32,7 @@ step "clippy envoy (wasm32)"        cargo clippy --lib --target $W --features en
 step "clippy js (wasm32)"           cargo clippy --lib --target $W --features js -- -D warnings
 step "cargo test (native)"          cargo test --all-targets
 step "cargo test --doc"             cargo test --doc
+step "fuzz (short pass)"            scripts/fuzz.sh --quick
 step "cargo doc (warnings denied)"  env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 step "core build (wasm32 no_std)"   cargo build --lib --release --target $W
 step "filter build (.wasm)"         make --no-print-directory filter

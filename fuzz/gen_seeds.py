@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Writes the fuzz seed corpus, fuzz/seeds/<target>/, from the test fixtures:
+tests/fixtures/tokens/cases.json (tokens), tests/fixtures/tokens/policy.json and
+tests/fixtures/keys/*.json. Re-run after the fixtures change; the output is
+committed (small files) and replayed by tests/regressions.rs.
+
+    python3 fuzz/gen_seeds.py
+"""
+import json
+import pathlib
+import re
+import shutil
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "fuzz" / "seeds"
+
+
+def name(text):
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60]
+
+
+def main():
+    cases = json.loads((ROOT / "tests/fixtures/tokens/cases.json").read_text())["cases"]
+    policy_text = (ROOT / "tests/fixtures/tokens/policy.json").read_text()
+    policy = json.loads(policy_text)
+    seeds = {"token": {}, "jwks": {}, "policy": {}, "authorize": {}}
+
+    for i, case in enumerate(cases):
+        n = f"{i:02}_{name(case['name'])}"
+        seeds["token"][n] = case["token"]
+        path = case.get("path") or "/orders"
+        seeds["authorize"][n] = f"GET {path}\nauthorization: Bearer {case['token']}\n"
+    # Other token locations and request shapes, with one valid token.
+    valid = cases[0]["token"]
+    seeds["authorize"]["query_param"] = f"GET /orders?access_token={valid}&x=1\n"
+    seeds["authorize"]["cookie_and_spoofed_header"] = (
+        f"POST /admin/users\ncookie: a=b; session={valid}\nx-jwt-sub: spoofed\nauthorization: Bearer {valid}\n"
+    )
+    seeds["authorize"]["cors_preflight"] = "OPTIONS /orders\norigin: https://a.example\naccess-control-request-method: GET\n"
+    seeds["authorize"]["no_token"] = "GET /orders\n"
+    seeds["authorize"]["two_tokens"] = f"GET /\nauthorization: Bearer {valid}\nauthorization: Bearer x.y.z\n"
+
+    for provider, config in policy["providers"].items():
+        seeds["jwks"][f"provider_{provider}"] = json.dumps(config["jwks"])
+        for i, key in enumerate(config["jwks"]["keys"]):
+            seeds["jwks"][f"provider_{provider}_key{i}"] = json.dumps(key)
+        one = dict(policy, providers={provider: config}, rules=[])
+        seeds["policy"][f"only_{provider}"] = json.dumps(one, indent=1)
+    for path in sorted((ROOT / "tests/fixtures/keys").glob("*jwks.json")):
+        seeds["jwks"][path.stem] = path.read_text()
+    seeds["policy"]["fixture"] = policy_text
+    seeds["policy"]["jwks_as_string"] = json.dumps(
+        {"providers": {"p": {"issuer": "i", "jwks": json.dumps(policy["providers"]["idp"]["jwks"])}}}
+    )
+
+    shutil.rmtree(SEEDS, ignore_errors=True)
+    for target, files in seeds.items():
+        folder = SEEDS / target
+        folder.mkdir(parents=True)
+        for n, text in files.items():
+            (folder / n).write_text(text)
+        print(f"{target}: {len(files)} seeds")
+
+
+if __name__ == "__main__":
+    main()

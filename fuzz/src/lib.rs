@@ -1,0 +1,212 @@
+//! The bodies of jwtgate's fuzz targets, one per parser entry point.
+//!
+//! The libFuzzer binaries in `fuzz/fuzz_targets/` call these; the root crate's
+//! `tests/regressions.rs` includes this file and replays `fuzz/seeds/` and any
+//! `fuzz/artifacts/` through the same functions on stable Rust, so every seed
+//! and every crash found stays a test.
+//!
+//! Besides "never panics", each target checks properties that must hold for
+//! any input (a failed `assert!` is a crash to libFuzzer):
+//!
+//! - `token`: `verify` and `explain` give the same verdict and error code; a
+//!   verified token parses, and its header passes [`Header::from_json`].
+//! - `jwks`: without `allow_symmetric` no `oct` key loads; every key returned
+//!   by `select` allows the algorithm (and has the `kid` asked for).
+//! - `policy`: a policy that loads can verify and authorize without panicking.
+//! - `authorize`: the decision is the same without a cache, on a cache miss
+//!   and on a cache hit.
+
+use jwtgate::cache::VerifiedCache;
+use jwtgate::http::{Decision, Request};
+use jwtgate::jws::{Header, UntrustedJws};
+use jwtgate::policy::Limits;
+use jwtgate::verify::VerifyOptions;
+use jwtgate::{Alg, ErrorCode, KeySet, KeySetOptions, Verifier};
+
+/// The fixture policy (three providers, path rules, a deny list).
+pub const POLICY: &str = include_str!("../../tests/fixtures/tokens/policy.json");
+
+/// The time every target verifies at: `now` of `tests/fixtures/tokens/cases.json`,
+/// so the fixture tokens in the seeds reach the claim checks.
+pub const NOW: i64 = 1_700_000_000;
+
+/// A valid RS256 token of the fixture (`cases.json`, "valid RS256").
+const VALID_RS256: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYSIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLmNvbSIsImF1ZCI6Im9yZGVycy1hcGkiLCJzdWIiOiJhbGljZSIsImlhdCI6MTY5OTk5OTk5MCwiZXhwIjoxNzAwMDAwNjAwfQ.UKBa8XdEbsL6VN3v1FOC5xIrSZ2Vtlcv7S4-hHU06ksSmKyeOpsM7ozDh_nGsFl-eZwAVMiogmsgFi2QabrFDh5Re0QQHm-L3L1CVgc72Kw5HzyWLvOZCOJIcfP8oywUSeRoJLDwHN3rrJUZG69GrGOnVTHiQ3xOrkibbshqM3Xf_UeuPEE2aOY81cYGUufLd8S4muqzvbSd_fEhn0498oIrCE7s6MGMwiLIL2nI__yeEcpJo1K-HMhYFdTv0i_X-sF98n7mwsYlX3L31qR-J3zNmaZ5KPw-ZxrrxbDdXSIOcM9c5UqYfJgirBST-jxonTWDQIgKXJ7xicjY6eLP8w";
+
+/// No path (every provider), and paths that select the `idp` rule with its
+/// claim rules and the `hmac` rule of the fixture policy.
+const PATHS: [Option<&str>; 3] = [None, Some("/admin/x"), Some("/hmac")];
+
+thread_local! {
+    // A `Verifier` may hold a host signature verifier that is not `Sync`:
+    // one per thread (libFuzzer runs one).
+    static VERIFIER: Verifier = Verifier::from_json(POLICY).expect("the fixture policy loads");
+}
+
+/// Runs `f` with the fixture policy, loaded once per thread.
+pub fn with_verifier<R>(f: impl FnOnce(&Verifier) -> R) -> R {
+    VERIFIER.with(f)
+}
+
+/// `token`: the token parser, the header rules, `verify`, `explain` and `decode`.
+pub fn token(data: &[u8]) {
+    let Ok(token) = std::str::from_utf8(data) else {
+        return;
+    };
+    let parsed = UntrustedJws::parse(token, &Limits::default());
+    let header_ok = match &parsed {
+        Ok(jws) => Header::from_json(&jws.header).is_ok(),
+        Err(_) => false,
+    };
+    with_verifier(|verifier| check_token(verifier, token, parsed.is_ok() && header_ok));
+    let _ = jwtgate::decode::decode(token, Some(NOW));
+    let _ = jwtgate::decode::decode(token, None);
+}
+
+fn check_token(verifier: &Verifier, token: &str, parses: bool) {
+    for path in PATHS {
+        let options = VerifyOptions { now: NOW, path };
+        let verified = verifier.verify(token, &options);
+        let explained = verifier.explain(token, &options);
+        match &verified {
+            Ok(v) => {
+                assert!(
+                    explained.ok,
+                    "verify accepted, explain refused: {explained:?}"
+                );
+                assert_eq!(explained.provider.as_deref(), Some(v.provider.as_str()));
+                assert!(parses, "accepted a token that does not parse");
+            }
+            Err(e) => {
+                assert!(!explained.ok, "verify refused ({e}), explain accepted");
+                let code = explained.error.as_ref().map(|e| e.code());
+                assert_eq!(code, Some(e.code()), "verify and explain disagree");
+            }
+        }
+    }
+}
+
+/// `jwks`: the key-set loader and key selection.
+pub fn jwks(data: &[u8]) {
+    let Ok(json) = std::str::from_utf8(data) else {
+        return;
+    };
+    for allow_symmetric in [false, true] {
+        let options = KeySetOptions {
+            allow_symmetric,
+            ..KeySetOptions::default()
+        };
+        let Ok(set) = KeySet::from_json(json, &options) else {
+            continue;
+        };
+        assert!(!set.keys().is_empty(), "a loaded key set has no key");
+        assert!(set.keys().len() + set.problems().len() <= options.max_keys);
+        if !allow_symmetric {
+            assert!(
+                set.keys().iter().all(|k| k.key().kind() != "oct"),
+                "an oct key loaded without allow_symmetric"
+            );
+        }
+        for &alg in Alg::ALL {
+            let kids = set.keys().iter().map(|k| k.kid());
+            for kid in std::iter::once(None).chain(kids) {
+                if let Ok(candidates) = set.select(alg, kid) {
+                    assert!(!candidates.is_empty(), "select returned no key");
+                    for key in candidates {
+                        assert!(
+                            key.allows(alg),
+                            "select returned a key that does not allow {alg}"
+                        );
+                        if kid.is_some() {
+                            assert_eq!(key.kid(), kid, "select returned a key with another kid");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `policy`: the policy loader; a policy that loads is then used once.
+pub fn policy(data: &[u8]) {
+    let Ok(json) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(verifier) = Verifier::from_json(json) else {
+        return;
+    };
+    let options = VerifyOptions {
+        now: NOW,
+        path: Some("/admin"),
+    };
+    let _ = verifier.verify(VALID_RS256, &options);
+    let headers = vec![("authorization".to_owned(), format!("Bearer {VALID_RS256}"))];
+    let request = Request {
+        method: "GET",
+        path: "/admin?x=1",
+        headers: &headers,
+    };
+    let _ = verifier.authorize(&request, NOW, None);
+}
+
+/// `authorize`: the HTTP decision on an arbitrary request. The input is text:
+/// the first line is `METHOD PATH` (or just a path), each further line a
+/// header `name: value` (a line without `:` is a header with an empty value).
+pub fn authorize(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut lines = text.split('\n');
+    let first = lines.next().unwrap_or_default();
+    let (method, path) = first.split_once(' ').unwrap_or(("GET", first));
+    let headers: Vec<(String, String)> = lines
+        .map(|line| {
+            let (name, value) = line.split_once(':').unwrap_or((line, ""));
+            (name.to_owned(), value.trim_start().to_owned())
+        })
+        .collect();
+    let request = Request {
+        method,
+        path,
+        headers: &headers,
+    };
+    with_verifier(|verifier| {
+        let plain = summary(&verifier.authorize(&request, NOW, None));
+        let mut cache = VerifiedCache::new(16, 64 * 1024);
+        let miss = summary(&verifier.authorize(&request, NOW, Some(&mut cache)));
+        let hit = summary(&verifier.authorize(&request, NOW, Some(&mut cache)));
+        assert_eq!(plain, miss, "a cache miss changed the decision");
+        assert_eq!(plain, hit, "a cache hit changed the decision");
+    });
+}
+
+/// What a decision does, for comparisons: allowed (with its reason and header
+/// edits) or denied (with its status and error code).
+#[derive(Debug, PartialEq)]
+enum Summary {
+    Allow {
+        reason: &'static str,
+        remove: Vec<String>,
+        set: Vec<(String, String)>,
+        path: Option<String>,
+    },
+    Deny {
+        status: u16,
+        code: ErrorCode,
+    },
+}
+
+fn summary(decision: &Decision) -> Summary {
+    match decision {
+        Decision::Allow(a) => Summary::Allow {
+            reason: a.reason,
+            remove: a.remove_headers.clone(),
+            set: a.set_headers.clone(),
+            path: a.set_path.clone(),
+        },
+        Decision::Deny(d) => Summary::Deny {
+            status: d.status,
+            code: d.error.code(),
+        },
+    }
+}

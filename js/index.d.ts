@@ -1,0 +1,164 @@
+// Types of the npm package `jwtgate` (both entry points: Node and browser).
+
+/** The core's stable error codes (docs/ERRORS.md). Never renamed. */
+export type ErrorCode =
+  | 'missing'
+  | 'malformed'
+  | 'jwe_unsupported'
+  | 'too_large'
+  | 'unsupported_alg'
+  | 'unsupported_crit'
+  | 'unknown_kid'
+  | 'key_mismatch'
+  | 'bad_signature'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'issued_in_future'
+  | 'too_old'
+  | 'lifetime_too_long'
+  | 'missing_claim'
+  | 'invalid_claim'
+  | 'wrong_issuer'
+  | 'wrong_audience'
+  | 'wrong_subject'
+  | 'claim_rule_failed'
+  | 'revoked'
+  | 'invalid_key'
+  | 'invalid_config';
+
+/** A token or policy was refused. */
+export class JwtError extends Error {
+  readonly name: 'JwtError';
+  /** Stable machine code. */
+  readonly code: ErrorCode;
+}
+
+export type JsonObject = { [key: string]: unknown };
+
+/** Unix seconds, or a Date. Defaults to the current time. */
+export type Now = Date | number;
+
+export interface Decoded {
+  header: JsonObject;
+  payload: unknown;
+  /** Things worth knowing that decoding does not refuse, e.g. that `exp` has passed. */
+  warnings: string[];
+}
+
+export interface VerifyOptions {
+  /** Request path: selects the policy rule (and so the providers and claim rules). */
+  path?: string;
+  /** The clock to judge time claims by. */
+  now?: Now;
+}
+
+export interface Verified {
+  /** Name of the policy provider that accepted the token. */
+  provider: string;
+  header: JsonObject;
+  claims: JsonObject;
+}
+
+export interface Check {
+  check: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface Explanation {
+  ok: boolean;
+  /** Set when `ok` is false. */
+  code?: ErrorCode;
+  message?: string;
+  provider?: string;
+  /** Every check run, in order. */
+  checks: Check[];
+}
+
+export interface HttpRequest {
+  method: string;
+  /** Path with query string, as received. */
+  path: string;
+  /** Flat [name, value, name, value, ...] list, like Node's `req.rawHeaders`. */
+  headers: string[];
+}
+
+export interface Allow {
+  allow: true;
+  /** Absent when the policy let the request through without a token. */
+  provider?: string | null;
+  claims?: JsonObject | null;
+  remove_headers: string[];
+  set_headers: [string, string][];
+  set_path: string | null;
+  reason: string;
+}
+
+export interface Deny {
+  allow: false;
+  status: number;
+  headers: [string, string][];
+  body: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export type Decision = Allow | Deny;
+
+export class Verifier {
+  private constructor();
+  /** Problems found in the policy that did not stop it loading (e.g. skipped keys). */
+  readonly warnings: string[];
+  /**
+   * Who checks RSA and ECDSA signatures: "node:crypto" in Node (unless the
+   * policy says `"signature_verifier": "rust"`), "pure Rust" in browsers.
+   */
+  readonly signatureChecker: string;
+  /** Verifies a token. Throws JwtError. */
+  verify(token: string, options?: VerifyOptions): Verified;
+  /** Runs the verification and reports every check. Never throws for a bad token. */
+  explain(token: string, options?: VerifyOptions): Explanation;
+  /** Decides an HTTP request exactly as the Envoy filter does. */
+  authorize(request: HttpRequest, options?: { now?: Now }): Decision;
+}
+
+/** Builds a verifier from a policy (object or JSON string). Throws JwtError `invalid_config`. */
+export function createVerifier(policy: JsonObject | string): Verifier;
+
+/** Decodes a token WITHOUT verifying it. Throws JwtError for anything that is not a compact JWS. */
+export function decode(token: string, options?: { now?: Now }): Decoded;
+
+/** Every error code of the core, in documentation order. */
+export function errorCodeList(): ErrorCode[];
+
+/** Minimal request/response shapes (Node's http, Express, Connect). */
+export interface MiddlewareRequest {
+  method?: string;
+  url?: string;
+  originalUrl?: string;
+  headers: { [name: string]: string | string[] | undefined };
+  rawHeaders?: string[];
+  auth?: JsonObject;
+}
+export interface MiddlewareResponse {
+  statusCode: number;
+  setHeader(name: string, value: string): unknown;
+  end(body?: string): unknown;
+}
+
+/** Express/Connect middleware: sets `req.auth` to the claims, or answers 401/403 as the Envoy filter does. */
+export function jwtgateMiddleware(
+  verifier: Verifier,
+): (req: MiddlewareRequest, res: MiddlewareResponse, next: (err?: unknown) => void) => void;
+
+/**
+ * Loads the WebAssembly module. Required once before use in browsers and workers
+ * (fetches `jwtgate_bg.wasm` next to the glue unless given a URL, Response,
+ * bytes or a WebAssembly.Module); a no-op in Node.
+ */
+export function init(
+  moduleOrPath?: string | URL | Response | BufferSource | WebAssembly.Module | Promise<Response>,
+): Promise<void>;
+
+/** Loads the module synchronously from bytes or a compiled module (a no-op in Node). */
+export function initSync(module?: BufferSource | WebAssembly.Module): void;

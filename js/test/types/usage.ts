@@ -1,0 +1,48 @@
+// Compiled (not run) by test/types.test.mjs: index.d.ts describes the API as used.
+import { createVerifier, decode, errorCodeList, init, initSync, JwtError, jwtgateMiddleware } from 'jwtgate';
+import type { Decision, ErrorCode, Explanation, Verified } from 'jwtgate';
+import http from 'node:http';
+
+await init();
+initSync();
+
+const verifier = createVerifier({ providers: {} });
+createVerifier('{"providers":{}}');
+const verified: Verified = verifier.verify('t', { path: '/x', now: new Date() });
+const sub: unknown = verified.claims.sub;
+const report: Explanation = verifier.explain('t', { now: 1767225600 });
+const failed: ErrorCode | undefined = report.code;
+const names: string[] = report.checks.map((c) => `${c.check} ${c.ok} ${c.detail}`);
+const warnings: readonly string[] = verifier.warnings;
+const checker: string = verifier.signatureChecker;
+const codes: ErrorCode[] = errorCodeList();
+
+const decision: Decision = verifier.authorize({ method: 'GET', path: '/', headers: ['authorization', 'Bearer t'] });
+if (decision.allow) {
+  const removed: string[] = decision.remove_headers;
+} else {
+  const status: number = decision.status;
+  const body: string = decision.body;
+}
+
+const { header, payload, warnings: decodeWarnings } = decode('t');
+
+try {
+  verifier.verify('t');
+} catch (err) {
+  if (err instanceof JwtError) {
+    const code: ErrorCode = err.code;
+    // @ts-expect-error: not one of the codes
+    if (err.code === 'token_expired') throw err;
+  }
+}
+
+// @ts-expect-error: now must be a Date or a number
+verifier.verify('t', { now: 'yesterday' });
+// @ts-expect-error: the verifier is built by createVerifier
+new (Object.getPrototypeOf(verifier).constructor as typeof import('jwtgate').Verifier)();
+
+const guard = jwtgateMiddleware(verifier);
+http.createServer((req, res) => guard(req, res, () => res.end()));
+
+export { sub, failed, names, warnings, checker, codes, header, payload, decodeWarnings };

@@ -1,0 +1,231 @@
+//! wasm-bindgen glue for the npm package `jwtgate` (`js/`): no logic of its own.
+//!
+//! Every result crosses the boundary as one JSON string that the package's
+//! JavaScript parses with `JSON.parse` (measured faster than building JS objects
+//! from Rust field by field; numbers in `js/README.md`). A failure is thrown as
+//! a JSON string `{"code","message"}`, which the package turns into a `JwtError`.
+//! Times are Unix seconds passed as `f64`, since a JS number is one.
+//!
+//! In Node the package passes [`HostCrypto`] (backed by `node:crypto`) for the
+//! core's host-crypto seam ([`crate::host`]); in browsers WebCrypto is
+//! asynchronous only, so verification stays synchronous in pure Rust there.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+
+use crate::alg::{Alg, VerifyingKey};
+use crate::decode::decode as decode_token;
+use crate::host::SignatureVerifier;
+use crate::http::{Decision, Request};
+use crate::verify::VerifyOptions;
+use crate::{Error, ErrorCode, VerifiedCache, Verifier};
+
+#[wasm_bindgen]
+extern "C" {
+    /// Signature checks by the host (`js/src/node-crypto.js`): `prepare(spkiDer)`
+    /// returns a key handle or `undefined`, `verify(alg, handle, input, signature)`
+    /// returns `true`, `false`, or `undefined` when it cannot answer.
+    pub type HostCrypto;
+
+    #[wasm_bindgen(method)]
+    fn prepare(this: &HostCrypto, spki_der: &[u8]) -> Option<u32>;
+
+    #[wasm_bindgen(method)]
+    fn verify(
+        this: &HostCrypto,
+        alg: &str,
+        handle: u32,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> Option<bool>;
+}
+
+/// [`HostCrypto`] as the core's [`SignatureVerifier`] (RSA and ECDSA keys only).
+struct NodeCrypto(HostCrypto);
+
+impl SignatureVerifier for NodeCrypto {
+    fn prepare(&mut self, key: &VerifyingKey) -> Option<u32> {
+        self.0.prepare(&key.spki_der()?)
+    }
+
+    fn verify(
+        &self,
+        alg: Alg,
+        handle: u32,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> Option<bool> {
+        self.0.verify(alg.name(), handle, signing_input, signature)
+    }
+
+    fn name(&self) -> &'static str {
+        "node:crypto"
+    }
+}
+
+/// Serializes a value the core produced; serializing plain data cannot fail.
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// An [`Error`] as the value thrown to JavaScript.
+fn thrown(error: &Error) -> JsValue {
+    JsValue::from_str(&to_json(&json!({
+        "code": error.code().as_str(),
+        "message": error.message(),
+    })))
+}
+
+/// JS seconds (already checked to be finite by the package) as the core's clock.
+fn seconds(now: f64) -> i64 {
+    now as i64
+}
+
+/// Every stable error code, as a JSON array of strings in documentation order.
+#[wasm_bindgen(js_name = errorCodes)]
+pub fn error_codes() -> String {
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    to_json(&codes)
+}
+
+/// Decodes a token without verifying it: `{"header","payload","warnings"}`.
+/// `now` (Unix seconds) only words the time warnings.
+#[wasm_bindgen]
+pub fn decode(token: &str, now: f64) -> Result<String, JsValue> {
+    let decoded = decode_token(token, Some(seconds(now))).map_err(|e| thrown(&e))?;
+    Ok(to_json(&decoded))
+}
+
+/// A verifier built once from a policy, with the response cache the policy asks for.
+#[wasm_bindgen]
+pub struct JsVerifier {
+    verifier: Verifier,
+    cache: Option<VerifiedCache>,
+}
+
+#[wasm_bindgen]
+impl JsVerifier {
+    /// Parses the policy (and its key sets) once; throws `invalid_config` naming
+    /// the field. `host`, when given, is offered for RSA and ECDSA signatures as
+    /// the policy's `signature_verifier` allows.
+    #[wasm_bindgen(constructor)]
+    pub fn new(policy_json: &str, host: Option<HostCrypto>) -> Result<JsVerifier, JsValue> {
+        let mut verifier = Verifier::from_json(policy_json).map_err(|e| thrown(&e))?;
+        if let Some(host) = host {
+            verifier
+                .offer_host_crypto(Box::new(NodeCrypto(host)))
+                .map_err(|e| thrown(&e))?;
+        }
+        let config = &verifier.policy().cache;
+        let cache = config
+            .enabled
+            .then(|| VerifiedCache::new(config.max_entries, config.max_bytes));
+        Ok(JsVerifier { verifier, cache })
+    }
+
+    /// Who checks RSA and ECDSA signatures: `"node:crypto"` or `"pure Rust"`.
+    #[wasm_bindgen(getter, js_name = signatureChecker)]
+    pub fn signature_checker(&self) -> String {
+        self.verifier.signature_checker().into()
+    }
+
+    /// Problems found while loading that did not stop it (skipped keys), as a JSON array.
+    pub fn warnings(&self) -> String {
+        to_json(&self.verifier.warnings())
+    }
+
+    /// Verifies a token (through the policy's cache, if enabled):
+    /// `{"provider","header","claims"}`, or throws the error.
+    pub fn verify(
+        &mut self,
+        token: &str,
+        now: f64,
+        path: Option<String>,
+    ) -> Result<String, JsValue> {
+        let options = VerifyOptions {
+            now: seconds(now),
+            path: path.as_deref(),
+        };
+        let verified = self
+            .verifier
+            .verify_with_cache(token, &options, self.cache.as_mut())
+            .map_err(|e| thrown(&e))?;
+        Ok(to_json(&verified))
+    }
+
+    /// The trace of every check: `{"ok","code"?,"message"?,"provider"?,"checks"}`.
+    pub fn explain(&self, token: &str, now: f64, path: Option<String>) -> String {
+        let options = VerifyOptions {
+            now: seconds(now),
+            path: path.as_deref(),
+        };
+        let explanation = self.verifier.explain(token, &options);
+        let mut out = json!({ "ok": explanation.ok, "checks": explanation.checks });
+        if let Some(error) = &explanation.error {
+            out["code"] = Value::from(error.code().as_str());
+            out["message"] = Value::from(error.message());
+        }
+        if let Some(provider) = explanation.provider {
+            out["provider"] = Value::from(provider);
+        }
+        to_json(&out)
+    }
+
+    /// Decides an HTTP request exactly as the Envoy filter does. `headers` is a
+    /// flat `[name, value, name, value, ...]` list (Node's `req.rawHeaders`).
+    /// Returns either
+    /// `{"allow":true,"provider"?,"claims"?,"remove_headers","set_headers","set_path","reason"}`
+    /// or `{"allow":false,"status","headers","body","code","message"}`.
+    pub fn authorize(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: Vec<String>,
+        now: f64,
+    ) -> String {
+        let mut flat = headers.into_iter();
+        let mut headers = Vec::new();
+        while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
+            headers.push((name, value));
+        }
+        let request = Request {
+            method,
+            path,
+            headers: &headers,
+        };
+        let decision = self
+            .verifier
+            .authorize(&request, seconds(now), self.cache.as_mut());
+        let out = match decision {
+            Decision::Allow(allow) => {
+                let (provider, claims) = match allow.verified {
+                    Some(v) => (Some(v.provider), Some(v.claims)),
+                    None => (None, None),
+                };
+                json!({
+                    "allow": true,
+                    "provider": provider,
+                    "claims": claims,
+                    "remove_headers": allow.remove_headers,
+                    "set_headers": allow.set_headers,
+                    "set_path": allow.set_path,
+                    "reason": allow.reason,
+                })
+            }
+            Decision::Deny(denial) => json!({
+                "allow": false,
+                "status": denial.status,
+                "headers": denial.headers,
+                "body": denial.body,
+                "code": denial.error.code().as_str(),
+                "message": denial.error.message(),
+            }),
+        };
+        to_json(&out)
+    }
+}
