@@ -128,6 +128,24 @@ export function createVerifier(policy: JsonObject | string): Verifier;
 /** Decodes a token WITHOUT verifying it. Throws JwtError for anything that is not a compact JWS. */
 export function decode(token: string, options?: { now?: Now }): Decoded;
 
+export interface VerifiedJws {
+  /** The protected header. */
+  header: JsonObject;
+  /** The payload bytes, exactly as signed (any content, not necessarily JSON). */
+  payload: Uint8Array;
+}
+
+/**
+ * Verifies a compact JWS (any payload) against one JWK or a JWK set
+ * (`{ keys: [...] }`), as an object or JSON text, with the core's JWS operation:
+ * the same parsing, header, key selection and algorithm rules as JWT
+ * verification, without claim checks. HMAC (`oct`) keys are accepted: the caller
+ * passes the keys explicitly. Keys are parsed on every call and signatures are
+ * checked in pure Rust; build a Verifier
+ * for hot paths. Throws JwtError (`invalid_key` when no key is usable).
+ */
+export function verifyJws(token: string, jwkOrJwks: object | string): VerifiedJws;
+
 /** Every error code of the core, in documentation order. */
 export function errorCodeList(): ErrorCode[];
 

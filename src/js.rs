@@ -7,8 +7,9 @@
 //! Times are Unix seconds passed as `f64`, since a JS number is one.
 //!
 //! In Node the package passes [`HostCrypto`] (backed by `node:crypto`) for the
-//! core's host-crypto seam ([`crate::host`]); in browsers WebCrypto is
-//! asynchronous only, so verification stays synchronous in pure Rust there.
+//! core's host-crypto seam ([`crate::host`]) to policy verifiers; in browsers
+//! WebCrypto is asynchronous only, so verification stays synchronous in pure
+//! Rust there. [`verify_jws`] (one call, keys parsed per call) is pure Rust everywhere.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -22,8 +23,10 @@ use crate::alg::{Alg, VerifyingKey};
 use crate::decode::decode as decode_token;
 use crate::host::SignatureVerifier;
 use crate::http::{Decision, Request};
+use crate::jws::{self, UntrustedJws};
+use crate::policy::Limits;
 use crate::verify::VerifyOptions;
-use crate::{Error, ErrorCode, VerifiedCache, Verifier};
+use crate::{base64url, Error, ErrorCode, KeySet, KeySetOptions, VerifiedCache, Verifier};
 
 #[wasm_bindgen]
 extern "C" {
@@ -99,6 +102,30 @@ pub fn error_codes() -> String {
 pub fn decode(token: &str, now: f64) -> Result<String, JsValue> {
     let decoded = decode_token(token, Some(seconds(now))).map_err(|e| thrown(&e))?;
     Ok(to_json(&decoded))
+}
+
+/// Verifies a compact JWS with any payload: the core's JWS operation, the one
+/// JWT verification is built on (same parsing, header rules, key selection and
+/// algorithm rules). `jwk_json` is a single JWK or a JWK set, parsed on every
+/// call (a policy [`JsVerifier`] parses its keys once: use it on hot paths).
+/// `oct` (HMAC) keys are accepted: the caller passes the keys explicitly, which
+/// is the opt-in that a policy's `allow_hmac` is. No host crypto: signatures
+/// are checked in pure Rust. Returns `{"header","payload"}` with the protected
+/// header as JSON and the payload bytes as unpadded base64url, or throws the
+/// error (`invalid_key` when the set has no usable key).
+#[wasm_bindgen(js_name = verifyJws)]
+pub fn verify_jws(token: &str, jwk_json: &str) -> Result<String, JsValue> {
+    let options = KeySetOptions {
+        allow_symmetric: true,
+        ..KeySetOptions::default()
+    };
+    let keys = KeySet::from_json(jwk_json, &options).map_err(|e| thrown(&e))?;
+    let jws = UntrustedJws::parse(token, &Limits::default()).map_err(|e| thrown(&e))?;
+    let verified = jws::verify(&jws, &keys, &[]).map_err(|e| thrown(&e))?;
+    Ok(to_json(&json!({
+        "header": jws.header,
+        "payload": base64url::encode(&verified.payload),
+    })))
 }
 
 /// A verifier built once from a policy, with the response cache the policy asks for.

@@ -6,7 +6,8 @@
 //! duplicate members. The algorithm must be one we implement and must fit the
 //! key that verifies it: the token's `alg` alone never decides. `crit`
 //! extensions are refused (we implement none, including `b64: false`), and
-//! `jku`, `x5u`, `jwk` and `x5c` are ignored: keys only come from the policy.
+//! `jku`, `x5u`, `jwk` and `x5c` are ignored: keys only come from the caller
+//! (the policy, or the key set passed to [`verify`]), never from the token.
 //!
 //! ```
 //! use jwtgate::jws::{verify, UntrustedJws};

@@ -1,6 +1,6 @@
 // The public API over the wasm module, shared by the Node and browser entry points.
 // Argument conversion only: every verdict, claim check and HTTP answer is the core's.
-import { JsVerifier, decode as wasmDecode, errorCodes } from '../pkg/jwtgate.js';
+import { JsVerifier, decode as wasmDecode, errorCodes, verifyJws as wasmVerifyJws } from '../pkg/jwtgate.js';
 import { JwtError, call } from './errors.js';
 
 let ready = false;
@@ -49,6 +49,33 @@ export function decode(token, options = {}) {
   text(token, 'token');
   const { header, payload, warnings } = JSON.parse(call(() => wasmDecode(token, seconds(options.now))));
   return { header, payload, warnings };
+}
+
+/** Unpadded base64url (from the core) to bytes, with `atob`: Node and browsers alike. */
+function bytes(base64url) {
+  const binary = atob(base64url.replace(/-/g, '+').replace(/_/g, '/'));
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+/**
+ * Verifies a compact JWS whose payload may be anything, with the core's JWS
+ * operation (the one JWT verification is built on): `jwkOrJwks` is one JWK or a
+ * JWK set, as an object or JSON text. HMAC (`oct`) keys are accepted, since the
+ * caller passes the keys. Returns { header, payload } with `payload` the bytes
+ * (Uint8Array), or throws JwtError. The keys are parsed on every call, and
+ * signatures are checked in pure Rust; for many tokens, a Verifier is faster.
+ */
+export function verifyJws(token, jwkOrJwks) {
+  assertReady();
+  text(token, 'token');
+  if (typeof jwkOrJwks !== 'string' && (typeof jwkOrJwks !== 'object' || jwkOrJwks === null)) {
+    throw new TypeError('jwtgate: the key must be a JWK or a JWK set, as an object or a JSON string');
+  }
+  const json = typeof jwkOrJwks === 'string' ? jwkOrJwks : JSON.stringify(jwkOrJwks);
+  const { header, payload } = JSON.parse(call(() => wasmVerifyJws(token, json)));
+  return { header, payload: bytes(payload) };
 }
 
 /** A verifier for one policy; build it once and reuse it (the key sets are parsed here). */

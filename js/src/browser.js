@@ -26,5 +26,5 @@ export function initSync(module) {
   markReady();
 }
 
-export { decode, createVerifier, Verifier, JwtError, errorCodeList } from './api.js';
+export { decode, verifyJws, createVerifier, Verifier, JwtError, errorCodeList } from './api.js';
 export { jwtgateMiddleware } from './middleware.js';

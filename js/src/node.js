@@ -15,5 +15,5 @@ export async function init() {}
 /** Already loaded in Node; the same no-op as init(). */
 export function initSync() {}
 
-export { decode, createVerifier, Verifier, JwtError, errorCodeList } from './api.js';
+export { decode, verifyJws, createVerifier, Verifier, JwtError, errorCodeList } from './api.js';
 export { jwtgateMiddleware } from './middleware.js';

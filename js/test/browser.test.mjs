@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { init, initSync, createVerifier, decode, JwtError } from '../src/browser.js';
+import { init, initSync, createVerifier, decode, verifyJws, JwtError } from '../src/browser.js';
 import { NOW, keyFor, policyFor, sign } from './helpers.mjs';
 
 const wasm = readFileSync(new URL('../pkg/jwtgate_bg.wasm', import.meta.url));
@@ -11,6 +11,7 @@ const wasm = readFileSync(new URL('../pkg/jwtgate_bg.wasm', import.meta.url));
 test('before init(), calls fail with a message that says what to do', () => {
   assert.throws(() => decode('a.b.c'), /call `await init\(\)` first/);
   assert.throws(() => createVerifier({ providers: {} }), /call `await init\(\)` first/);
+  assert.throws(() => verifyJws('a.b.c', {}), /call `await init\(\)` first/);
 });
 
 test('after init(bytes), the same synchronous API as in Node', async () => {
@@ -20,6 +21,7 @@ test('after init(bytes), the same synchronous API as in Node', async () => {
   const key = await keyFor('ES384');
   const verifier = createVerifier(policyFor([key]));
   assert.equal(verifier.verify(await sign(key), { now: NOW }).provider, 'main');
+  assert.equal(verifyJws(await sign(key), key.jwk).header.kid, key.kid);
   assert.throws(() => decode('nope'), JwtError);
 });
 

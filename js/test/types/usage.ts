@@ -1,6 +1,7 @@
 // Compiled (not run) by test/types.test.mjs: index.d.ts describes the API as used.
-import { createVerifier, decode, errorCodeList, init, initSync, JwtError, jwtgateMiddleware } from 'jwtgate';
-import type { Decision, ErrorCode, Explanation, Verified } from 'jwtgate';
+import { createVerifier, decode, errorCodeList, init, initSync, JwtError, jwtgateMiddleware, verifyJws } from 'jwtgate';
+import type { JWK } from 'jose';
+import type { Decision, ErrorCode, Explanation, Verified, VerifiedJws } from 'jwtgate';
 import http from 'node:http';
 
 await init();
@@ -27,6 +28,13 @@ if (decision.allow) {
 
 const { header, payload, warnings: decodeWarnings } = decode('t');
 
+const jwk: JWK = { kty: 'oct', k: 'c2VjcmV0' };
+const jws: VerifiedJws = verifyJws('t', jwk);
+const jwsBytes: Uint8Array = verifyJws('t', { keys: [jwk, { kty: 'OKP', crv: 'Ed25519', x: 'AA' }] }).payload;
+const jwsAlg: unknown = verifyJws('t', '{"kty":"oct","k":"c2VjcmV0"}').header.alg;
+// @ts-expect-error: the key is a JWK, a JWK set or JSON text
+verifyJws('t', 42);
+
 try {
   verifier.verify('t');
 } catch (err) {
@@ -45,4 +53,4 @@ new (Object.getPrototypeOf(verifier).constructor as typeof import('jwtgate').Ver
 const guard = jwtgateMiddleware(verifier);
 http.createServer((req, res) => guard(req, res, () => res.end()));
 
-export { sub, failed, names, warnings, checker, codes, header, payload, decodeWarnings };
+export { sub, failed, names, warnings, checker, codes, header, payload, decodeWarnings, jws, jwsBytes, jwsAlg };
