@@ -62,6 +62,22 @@ setup_js() {
   fi
 }
 
+# Debian packages the tests need: wrk (tests/e2e/hostile_load.py). Installs
+# only what is missing; `apt-get update` only when something is.
+APT_PACKAGES=(wrk)
+setup_apt() {
+  local missing=() p
+  for p in "${APT_PACKAGES[@]}"; do
+    command -v "$p" >/dev/null 2>&1 || dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
+  log "installing Debian packages: ${missing[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(rust bindgen py js)
+[ ${#parts[@]} -gt 0 ] || parts=(rust bindgen py js apt)
 for p in "${parts[@]}"; do "setup_$p"; done

@@ -2,13 +2,14 @@
 //!
 //! Envoy prefixes plugin metrics with `wasmcustom.`, so these appear in
 //! `/stats` as `wasmcustom.jwtgate.allowed`, `wasmcustom.jwtgate.denied.expired`,
-//! `wasmcustom.jwtgate.cache.hits`, ... (asserted by `tests/e2e`).
+//! `wasmcustom.jwtgate.cache.hits`, ... (asserted by `tests/e2e`). The
+//! host-crypto counters live with their user, [`super::crypto`].
 
 use alloc::format;
 use alloc::vec::Vec;
 
 use log::warn;
-use proxy_wasm::hostcalls::{define_metric, increment_metric};
+use proxy_wasm::hostcalls::{define_metric, increment_metric, record_metric};
 use proxy_wasm::types::MetricType;
 
 use crate::ErrorCode;
@@ -21,10 +22,16 @@ pub(crate) struct Metrics {
     denied: Vec<Option<u32>>,
     cache_hits: Option<u32>,
     cache_misses: Option<u32>,
+    /// Gauge: 1 while Envoy's crypto checks RS*/ES* signatures, 0 for pure Rust.
+    crypto_host: Option<u32>,
 }
 
-fn counter(name: &str) -> Option<u32> {
-    match define_metric(MetricType::Counter, name) {
+pub(crate) fn counter(name: &str) -> Option<u32> {
+    define(MetricType::Counter, name)
+}
+
+fn define(kind: MetricType, name: &str) -> Option<u32> {
+    match define_metric(kind, name) {
         Ok(id) => Some(id),
         Err(status) => {
             warn!("jwtgate: cannot define metric {name}: {status:?}");
@@ -33,7 +40,7 @@ fn counter(name: &str) -> Option<u32> {
     }
 }
 
-fn add(id: Option<u32>, delta: u64) {
+pub(crate) fn add(id: Option<u32>, delta: u64) {
     if let (Some(id), true) = (id, delta > 0) {
         let delta = i64::try_from(delta).unwrap_or(i64::MAX);
         if let Err(status) = increment_metric(id, delta) {
@@ -52,6 +59,7 @@ impl Metrics {
                 .collect(),
             cache_hits: counter("jwtgate.cache.hits"),
             cache_misses: counter("jwtgate.cache.misses"),
+            crypto_host: define(MetricType::Gauge, "jwtgate.crypto.host"),
         }
     }
 
@@ -62,6 +70,15 @@ impl Metrics {
     pub(crate) fn denied(&self, code: ErrorCode) {
         let index = ErrorCode::ALL.iter().position(|c| *c == code);
         add(index.and_then(|i| self.denied.get(i).copied().flatten()), 1);
+    }
+
+    /// Records who checks signatures (configure time).
+    pub(crate) fn crypto_host(&self, host: bool) {
+        if let Some(id) = self.crypto_host {
+            if let Err(status) = record_metric(id, u64::from(host)) {
+                warn!("jwtgate: cannot record metric {id}: {status:?}");
+            }
+        }
     }
 
     pub(crate) fn cache(&self, hits: u64, misses: u64) {

@@ -7,6 +7,8 @@
 //!   the verified-token cache and the metric ids to each HTTP context (`Rc`).
 //! - [`http`]: one request: headers in, [`crate::http::Decision`] out, then
 //!   applies it (header edits and `Continue`, or a local reply and `Pause`).
+//! - [`crypto`]: RS*/ES* signature checks by Envoy's `verify_signature`
+//!   foreign function (BoringSSL), offered to the core at configure time.
 //! - [`metrics`]: the counters Envoy shows as `wasmcustom.jwtgate.*`.
 //!
 //! The core is `no_std`; proxy-wasm links `std`, which only [`http`] names
@@ -16,6 +18,7 @@
 //! that worker with it. Errors are logged and either refuse the configuration
 //! or deny the request.
 
+mod crypto;
 mod http;
 mod metrics;
 mod root;

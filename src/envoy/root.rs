@@ -8,8 +8,10 @@ use log::{error, info, warn};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
+use super::crypto::{self, EnvoyCrypto};
 use super::http::Http;
 use super::metrics::Metrics;
+use crate::host::VerifierChoice;
 use crate::{VerifiedCache, Verifier};
 
 /// What every HTTP context of this VM shares (the VM is single-threaded).
@@ -47,13 +49,35 @@ impl RootContext for Root {
                 return false;
             }
         };
-        let verifier = match Verifier::from_json(policy) {
+        let mut verifier = match Verifier::from_json(policy) {
             Ok(verifier) => verifier,
             Err(e) => {
                 error!("jwtgate: invalid configuration: {}", e.message());
                 return false;
             }
         };
+        // Runs the self-test (unless the policy says "rust") and prepares
+        // every key once. A failing host under "host" refuses the
+        // configuration; under "auto" it is a warning and pure Rust stays.
+        let checker = match verifier.offer_host_crypto(Box::new(EnvoyCrypto::new())) {
+            Ok(checker) => checker,
+            Err(e) => {
+                error!("jwtgate: invalid configuration: {}", e.message());
+                return false;
+            }
+        };
+        let host_crypto = checker == crypto::NAME;
+        if host_crypto {
+            info!(
+                "jwtgate: signature checks by envoy (BoringSSL) for RS*/ES*, pure Rust for others"
+            );
+        } else {
+            let why = match verifier.policy().signature_verifier {
+                VerifierChoice::Rust => "signature_verifier is \"rust\"",
+                _ => "the host crypto failed its self-test (see the warning)",
+            };
+            info!("jwtgate: signature checks by pure Rust for every algorithm ({why})");
+        }
         for warning in verifier.warnings() {
             warn!("jwtgate: {warning}");
         }
@@ -66,10 +90,12 @@ impl RootContext for Root {
             verifier.warnings().len(),
             if cache.is_some() { "on" } else { "off" }
         );
+        let metrics = Metrics::define();
+        metrics.crypto_host(host_crypto);
         self.shared = Some(Rc::new(Shared {
             verifier,
             cache,
-            metrics: Metrics::define(),
+            metrics,
         }));
         true
     }

@@ -7,6 +7,8 @@ One upstream echoes what it receives, so every test can see exactly which
 headers and which path reached the application. Three Envoys live for the
 whole run: jwtgate, jwtgate with hide_details, and jwt_authn (the reference).
 Short-lived ones check startup failures (bad policy, missing runtime).
+HostileLoad runs hostile_load.py (wrk, valid tokens mixed with garbage).
+The runner also loads test_host_crypto.py (Envoy's crypto vs pure Rust).
 
 The last line is `e2e: N passed, M failed` (what CI looks for).
 """
@@ -597,6 +599,17 @@ class DeploymentFiles(unittest.TestCase):
         self.assertIn("jwtgate: configured (0 warnings", env.log())
 
 
+class HostileLoad(unittest.TestCase):
+    """wrk with valid tokens mixed with garbage for ~20 s (hostile_load.py)."""
+
+    def test_only_200_401_403_no_vm_restart_flat_memory(self) -> None:
+        import hostile_load
+
+        r = hostile_load.run(WASM)
+        log(hostile_load.report(r))
+        self.assertEqual(hostile_load.check(r), [])
+
+
 def main() -> int:
     global WASM
     ap = argparse.ArgumentParser()
@@ -605,7 +618,12 @@ def main() -> int:
     args = ap.parse_args()
     install_cleanup()
     WASM = str(Path(args.wasm).resolve())
-    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    import test_host_crypto
+
+    test_host_crypto.WASM = WASM
+    suite = unittest.TestSuite()
+    for module in (sys.modules[__name__], test_host_crypto):
+        suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(module))
     if args.k:
         def keep(s):
             out = unittest.TestSuite()
