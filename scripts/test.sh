@@ -28,7 +28,9 @@ step() {
 step "cargo fmt --check"            cargo fmt --all -- --check
 step "clippy core (native)"         cargo clippy --all-targets -- -D warnings
 step "clippy core (wasm32 no_std)"  cargo clippy --lib --target $W -- -D warnings
+step "clippy envoy (native, all)"   cargo clippy --all-targets --features envoy -- -D warnings
 step "clippy envoy (wasm32)"        cargo clippy --lib --target $W --features envoy -- -D warnings
+step "clippy js (native, all)"      cargo clippy --all-targets --features js -- -D warnings
 step "clippy js (wasm32)"           cargo clippy --lib --target $W --features js -- -D warnings
 step "cargo test (native)"          cargo test --all-targets
 step "cargo test --doc"             cargo test --doc
