@@ -117,6 +117,13 @@ impl Alg {
     }
 }
 
+/// Serializes as the RFC 7518 name, e.g. `"RS256"`.
+impl serde::Serialize for Alg {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl fmt::Display for Alg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -14,6 +14,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use crate::alg::{Alg, VerifyingKey};
 use crate::base64url;
@@ -60,6 +61,56 @@ const PROBE_EC_Y: &str = "9qk7_YD1L_eZPamRUTw6m28Xjg2oqdSpRP7ooMf5NKY";
 const PROBE_EC_SIG: &str =
     "3igMykP6XrWMY8gjbEVhLNsAmjz13lRhahBl95uGYCpInYsGnn-GB3K_UtEja0wG66gH63hXQGyHabFzn-JBHQ";
 
+/// A known-good signature and the same signature with one bit flipped, for
+/// checking a host before it is trusted ([`self_test`]). Asynchronous hosts
+/// answer these ahead of time (see [`Verifier::signature_requests`]).
+///
+/// [`Verifier::signature_requests`]: crate::Verifier::signature_requests
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// The algorithm.
+    pub alg: Alg,
+    /// The public key.
+    pub key: VerifyingKey,
+    /// The signed message ([`PROBE_MESSAGE`]).
+    pub message: &'static [u8],
+    /// A valid signature.
+    pub good: Vec<u8>,
+    /// An invalid one (the good one with its last bit flipped).
+    pub bad: Vec<u8>,
+}
+
+/// The RS256 and ES256 probes (keys and signatures made with Python `cryptography`).
+pub fn probes() -> Vec<Probe> {
+    let decode = |s: &str| base64url::decode(s).unwrap_or_default();
+    let keys = [
+        (
+            Alg::RS256,
+            VerifyingKey::rsa(&decode(PROBE_RSA_N), &[1, 0, 1]),
+            PROBE_RSA_SIG,
+        ),
+        (
+            Alg::ES256,
+            VerifyingKey::ec("P-256", &decode(PROBE_EC_X), &decode(PROBE_EC_Y)),
+            PROBE_EC_SIG,
+        ),
+    ];
+    keys.into_iter()
+        .filter_map(|(alg, key, sig)| {
+            let good = decode(sig);
+            let mut bad = good.clone();
+            *bad.last_mut()? ^= 1;
+            Some(Probe {
+                alg,
+                key: key.ok()?,
+                message: PROBE_MESSAGE,
+                good,
+                bad,
+            })
+        })
+        .collect()
+}
+
 /// Checks a host before it is trusted: for RS256 and ES256 it must accept a
 /// known-good signature and refuse the same signature with one bit flipped
 /// (and the pure-Rust reference must agree on both). A host that declines a
@@ -78,23 +129,20 @@ const PROBE_EC_SIG: &str =
 /// assert!(self_test(&mut Yes).unwrap_err().contains("accepted a bad RS256 signature"));
 /// ```
 pub fn self_test(host: &mut dyn SignatureVerifier) -> Result<(), String> {
-    let decode =
-        |s: &str| base64url::decode(s).ok_or_else(|| String::from("probe vector does not decode"));
-    let rsa = VerifyingKey::rsa(&decode(PROBE_RSA_N)?, &[1, 0, 1])
-        .map_err(|e| format!("probe key: {e}"))?;
-    let ec = VerifyingKey::ec("P-256", &decode(PROBE_EC_X)?, &decode(PROBE_EC_Y)?)
-        .map_err(|e| format!("probe key: {e}"))?;
-    for (alg, key, sig) in [
-        (Alg::RS256, rsa, PROBE_RSA_SIG),
-        (Alg::ES256, ec, PROBE_EC_SIG),
-    ] {
-        let good = decode(sig)?;
-        let mut bad = good.clone();
-        if let Some(last) = bad.last_mut() {
-            *last ^= 1;
-        }
-        let reference_good = crate::alg::verify_signature(alg, &key, PROBE_MESSAGE, &good).is_ok();
-        let reference_bad = crate::alg::verify_signature(alg, &key, PROBE_MESSAGE, &bad).is_ok();
+    let probes = probes();
+    if probes.len() != 2 {
+        return Err(String::from("the probe vectors do not load"));
+    }
+    for Probe {
+        alg,
+        key,
+        message,
+        good,
+        bad,
+    } in probes
+    {
+        let reference_good = crate::alg::verify_signature(alg, &key, message, &good).is_ok();
+        let reference_bad = crate::alg::verify_signature(alg, &key, message, &bad).is_ok();
         if !reference_good || reference_bad {
             return Err(format!(
                 "the pure-Rust reference disagrees with the {alg} probe"
@@ -103,7 +151,7 @@ pub fn self_test(host: &mut dyn SignatureVerifier) -> Result<(), String> {
         let Some(handle) = host.prepare(&key) else {
             continue;
         };
-        match host.verify(alg, handle, PROBE_MESSAGE, &good) {
+        match host.verify(alg, handle, message, &good) {
             Some(true) => {}
             other => {
                 return Err(format!(
@@ -112,7 +160,7 @@ pub fn self_test(host: &mut dyn SignatureVerifier) -> Result<(), String> {
                 ))
             }
         }
-        match host.verify(alg, handle, PROBE_MESSAGE, &bad) {
+        match host.verify(alg, handle, message, &bad) {
             Some(false) => {}
             other => {
                 return Err(format!(

@@ -26,6 +26,7 @@ use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -130,6 +131,51 @@ pub(crate) struct Compiled {
     pub(crate) config: Provider,
     keys: KeySet,
     algorithms: Vec<Alg>,
+}
+
+/// A signature check for an asynchronous host ([`Verifier::signature_requests`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignatureRequest {
+    /// The algorithm (already matched against the key).
+    pub alg: Alg,
+    /// The host's handle for the key ([`SignatureVerifier::prepare`]).
+    pub handle: u32,
+    /// The signed text, `header.payload`.
+    pub signing_input: String,
+    /// The signature bytes (length and format already checked).
+    #[serde(serialize_with = "as_base64url")]
+    pub signature: Vec<u8>,
+}
+
+fn as_base64url<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::base64url::encode(bytes))
+}
+
+/// Records the signature checks a verification asks for, answering "no".
+struct Recorder(RefCell<Vec<SignatureRequest>>);
+
+impl SignatureVerifier for Recorder {
+    fn prepare(&mut self, _: &crate::alg::VerifyingKey) -> Option<u32> {
+        None
+    }
+    fn verify(
+        &self,
+        alg: Alg,
+        handle: u32,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> Option<bool> {
+        self.0.borrow_mut().push(SignatureRequest {
+            alg,
+            handle,
+            signing_input: String::from_utf8_lossy(signing_input).into_owned(),
+            signature: signature.to_vec(),
+        });
+        Some(false)
+    }
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
 }
 
 /// Which providers may accept a token, and the path's extra claim rules.
@@ -344,6 +390,31 @@ impl Verifier {
         }
     }
 
+    /// The signature checks that verifying `token` would ask the host for,
+    /// without doing any: for hosts whose crypto is asynchronous (WebCrypto).
+    /// The caller answers them, then calls [`Verifier::verify`] with a host
+    /// whose `verify` returns those answers, so the verdict still comes from
+    /// the one verification path. Empty when no host prepared the keys, or
+    /// when the token fails before its signature would be checked.
+    pub fn signature_requests(
+        &self,
+        token: &str,
+        options: &VerifyOptions<'_>,
+    ) -> Vec<SignatureRequest> {
+        let recorder = Recorder(RefCell::new(Vec::new()));
+        let target = self.target(options.path);
+        // The outcome does not matter: the recorder answers "no" so that every
+        // candidate key of every provider is asked for.
+        let _ = self.authenticate(
+            token,
+            &target.providers,
+            options.now,
+            Some(&recorder),
+            &mut Trace::off(),
+        );
+        recorder.0.into_inner()
+    }
+
     /// The providers and extra claim rules for a path.
     pub(crate) fn target(&self, path: Option<&str>) -> Target<'_> {
         match path.and_then(|p| self.rule_for(p)) {
@@ -390,8 +461,9 @@ impl Verifier {
                 }
             }
         }
+        let host = self.host.0.as_deref();
         let (verified, provider, valid_until) =
-            self.authenticate(token, &target.providers, now, trace)?;
+            self.authenticate(token, &target.providers, now, host, trace)?;
         if let Some(cache) = cache {
             cache.insert(token, provider, &verified, valid_until);
         }
@@ -406,6 +478,7 @@ impl Verifier {
         token: &str,
         providers: &[usize],
         now: i64,
+        host: Option<&dyn SignatureVerifier>,
         trace: &mut Trace,
     ) -> Result<(Verified, usize, f64), Error> {
         let limits = &self.policy.limits;
@@ -425,7 +498,7 @@ impl Verifier {
                     format!("trying provider \"{}\"", provider.name)
                 });
             }
-            match self.authenticate_with(&jws, provider, now, trace) {
+            match self.authenticate_with(&jws, provider, now, host, trace) {
                 Ok((verified, valid_until)) => return Ok((verified, index, valid_until)),
                 Err((stage, e)) => {
                     if best.as_ref().is_none_or(|(s, _)| stage > *s) {
@@ -447,16 +520,11 @@ impl Verifier {
         jws: &UntrustedJws<'_>,
         provider: &Compiled,
         now: i64,
+        host: Option<&dyn SignatureVerifier>,
         trace: &mut Trace,
     ) -> Result<(Verified, f64), (u8, Error)> {
-        let verified = jws::verify_traced(
-            jws,
-            &provider.keys,
-            &provider.algorithms,
-            self.host.0.as_deref(),
-            trace,
-        )
-        .map_err(|e| {
+        let verified = jws::verify_traced(jws, &provider.keys, &provider.algorithms, host, trace)
+            .map_err(|e| {
             let stage = match e.code() {
                 ErrorCode::UnsupportedAlg => 0,
                 ErrorCode::UnknownKid => 1,

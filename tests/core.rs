@@ -646,3 +646,100 @@ fn with_several_providers_the_most_telling_error_wins() {
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::UnknownKid);
 }
+
+/// A host whose crypto is asynchronous (like WebCrypto): it cannot answer
+/// inside `verify`, so answers are computed ahead of time from
+/// `signature_requests` and looked up. Here the "async" crypto is the
+/// pure-Rust reference run by the test.
+#[derive(Clone, Default)]
+struct Answers {
+    keys: std::rc::Rc<std::cell::RefCell<Vec<jwtgate::alg::VerifyingKey>>>,
+    known:
+        std::rc::Rc<std::cell::RefCell<std::collections::HashMap<(u32, Vec<u8>, Vec<u8>), bool>>>,
+    misses: std::rc::Rc<std::cell::Cell<u32>>,
+}
+
+impl Answers {
+    fn answer(&self, alg: jwtgate::Alg, handle: u32, input: &[u8], sig: &[u8]) {
+        let key = self.keys.borrow()[handle as usize].clone();
+        let valid = jwtgate::alg::verify_signature(alg, &key, input, sig).is_ok();
+        self.known
+            .borrow_mut()
+            .insert((handle, input.to_vec(), sig.to_vec()), valid);
+    }
+}
+
+impl jwtgate::host::SignatureVerifier for Answers {
+    fn prepare(&mut self, key: &jwtgate::alg::VerifyingKey) -> Option<u32> {
+        key.spki_der()?;
+        self.keys.borrow_mut().push(key.clone());
+        Some(self.keys.borrow().len() as u32 - 1)
+    }
+    fn verify(&self, _: jwtgate::Alg, handle: u32, input: &[u8], sig: &[u8]) -> Option<bool> {
+        let answer = self
+            .known
+            .borrow()
+            .get(&(handle, input.to_vec(), sig.to_vec()))
+            .copied();
+        if answer.is_none() {
+            self.misses.set(self.misses.get() + 1);
+        }
+        answer
+    }
+    fn name(&self) -> &'static str {
+        "async host"
+    }
+}
+
+#[test]
+fn asynchronous_hosts_answer_signature_requests_ahead_of_time() {
+    let host = Answers::default();
+    // The self-test's probes are answered ahead of time too.
+    for (i, probe) in jwtgate::host::probes().into_iter().enumerate() {
+        host.keys.borrow_mut().push(probe.key.clone());
+        let handle = u32::try_from(i).unwrap();
+        host.answer(probe.alg, handle, probe.message, &probe.good);
+        host.answer(probe.alg, handle, probe.message, &probe.bad);
+    }
+    host.keys.borrow_mut().clear();
+    let mut v = verifier();
+    assert_eq!(
+        v.offer_host_crypto(Box::new(host.clone())).unwrap(),
+        "async host"
+    );
+    host.misses.set(0);
+    for c in cases() {
+        let token = c["token"].as_str().unwrap();
+        let options = VerifyOptions {
+            now: c["now"].as_i64().unwrap(),
+            path: c["path"].as_str(),
+        };
+        for r in v.signature_requests(token, &options) {
+            let sig = jwtgate::base64url::decode(
+                &serde_json::to_value(&r).unwrap()["signature"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+            .unwrap();
+            assert_eq!(sig, r.signature);
+            host.answer(r.alg, r.handle, r.signing_input.as_bytes(), &r.signature);
+        }
+        let got = match v.verify(token, &options) {
+            Ok(_) => "ok".to_string(),
+            Err(e) => e.code().as_str().to_string(),
+        };
+        assert_eq!(
+            got,
+            c["expect"].as_str().unwrap(),
+            "{} (async host)",
+            c["name"]
+        );
+    }
+    assert_eq!(
+        host.misses.get(),
+        0,
+        "every host check was answered ahead of time"
+    );
+    assert!(!host.known.borrow().is_empty());
+}
