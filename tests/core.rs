@@ -651,11 +651,13 @@ fn with_several_providers_the_most_telling_error_wins() {
 /// inside `verify`, so answers are computed ahead of time from
 /// `signature_requests` and looked up. Here the "async" crypto is the
 /// pure-Rust reference run by the test.
+/// Answers by (key handle, signed text, signature).
+type AnswerMap = std::collections::HashMap<(u32, Vec<u8>, Vec<u8>), bool>;
+
 #[derive(Clone, Default)]
 struct Answers {
     keys: std::rc::Rc<std::cell::RefCell<Vec<jwtgate::alg::VerifyingKey>>>,
-    known:
-        std::rc::Rc<std::cell::RefCell<std::collections::HashMap<(u32, Vec<u8>, Vec<u8>), bool>>>,
+    known: std::rc::Rc<std::cell::RefCell<AnswerMap>>,
     misses: std::rc::Rc<std::cell::Cell<u32>>,
 }
 
@@ -715,13 +717,9 @@ fn asynchronous_hosts_answer_signature_requests_ahead_of_time() {
             path: c["path"].as_str(),
         };
         for r in v.signature_requests(token, &options) {
-            let sig = jwtgate::base64url::decode(
-                &serde_json::to_value(&r).unwrap()["signature"]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-            )
-            .unwrap();
+            // The signature travels as base64url (for JavaScript hosts).
+            let json = serde_json::to_value(&r).unwrap();
+            let sig = jwtgate::base64url::decode(json["signature"].as_str().unwrap()).unwrap();
             assert_eq!(sig, r.signature);
             host.answer(r.alg, r.handle, r.signing_input.as_bytes(), &r.signature);
         }
