@@ -105,17 +105,49 @@ export interface Deny {
 
 export type Decision = Allow | Deny;
 
+/**
+ * The part of WebCrypto's `SubtleCrypto` that `verifyAsync` uses
+ * (`globalThis.crypto.subtle` is one).
+ */
+export interface SubtleVerify {
+  importKey(format: 'spki', keyData: any, algorithm: any, extractable: boolean, keyUsages: any[]): Promise<any>;
+  verify(algorithm: any, key: any, signature: any, data: any): Promise<boolean>;
+}
+
+export interface VerifierOptions {
+  /**
+   * Which host crypto checks RSA and ECDSA signatures. `"auto"` (default):
+   * node:crypto in Node, for `verify` and `verifyAsync`; elsewhere `verify` is
+   * pure Rust and `verifyAsync` uses WebCrypto. `"webcrypto"`: `verifyAsync`
+   * uses WebCrypto even in Node and `verify` is pure Rust (the browsers'
+   * behaviour, e.g. to test it in Node).
+   */
+  hostCrypto?: 'auto' | 'webcrypto';
+  /** The SubtleCrypto `verifyAsync` uses where WebCrypto is used. Default: `globalThis.crypto.subtle`. */
+  subtle?: SubtleVerify;
+}
+
 export class Verifier {
   private constructor();
   /** Problems found in the policy that did not stop it loading (e.g. skipped keys). */
   readonly warnings: string[];
   /**
    * Who checks RSA and ECDSA signatures: "node:crypto" in Node (unless the
-   * policy says `"signature_verifier": "rust"`), "pure Rust" in browsers.
+   * policy says `"signature_verifier": "rust"`), "WebCrypto" after the first
+   * `verifyAsync` where WebCrypto is used, else "pure Rust".
    */
-  readonly signatureChecker: string;
+  readonly signatureChecker: 'node:crypto' | 'WebCrypto' | 'pure Rust';
   /** Verifies a token. Throws JwtError. */
   verify(token: string, options?: VerifyOptions): Verified;
+  /**
+   * Verifies a token with the same checks and answers as `verify`, letting
+   * WebCrypto check RSA and ECDSA signatures where node:crypto is absent
+   * (browsers, workers). In Node it is `verify` unless the verifier was built
+   * with `hostCrypto: "webcrypto"`. Rejects with JwtError; the first call
+   * offers WebCrypto to the core, and under `"signature_verifier": "host"` a
+   * failed self-test rejects it (and every later call) with `invalid_config`.
+   */
+  verifyAsync(token: string, options?: VerifyOptions): Promise<Verified>;
   /** Runs the verification and reports every check. Never throws for a bad token. */
   explain(token: string, options?: VerifyOptions): Explanation;
   /** Decides an HTTP request exactly as the Envoy filter does. */
@@ -123,7 +155,7 @@ export class Verifier {
 }
 
 /** Builds a verifier from a policy (object or JSON string). Throws JwtError `invalid_config`. */
-export function createVerifier(policy: JsonObject | string): Verifier;
+export function createVerifier(policy: JsonObject | string, options?: VerifierOptions): Verifier;
 
 /** Decodes a token WITHOUT verifying it. Throws JwtError for anything that is not a compact JWS. */
 export function decode(token: string, options?: { now?: Now }): Decoded;

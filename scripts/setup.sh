@@ -62,9 +62,11 @@ setup_js() {
   fi
 }
 
-# Debian packages the tests need: wrk (tests/e2e/hostile_load.py). Installs
-# only what is missing; `apt-get update` only when something is.
-APT_PACKAGES=(wrk)
+# Debian packages the tests need: wrk (tests/e2e/hostile_load.py), chromium
+# (js/test/browser-real.test.mjs, driven by playwright-core; `npx playwright
+# install` cannot download browsers here). Installs only what is missing;
+# `apt-get update` only when something is.
+APT_PACKAGES=(wrk chromium)
 setup_apt() {
   local missing=() p
   for p in "${APT_PACKAGES[@]}"; do

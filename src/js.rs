@@ -7,9 +7,12 @@
 //! Times are Unix seconds passed as `f64`, since a JS number is one.
 //!
 //! In Node the package passes [`HostCrypto`] (backed by `node:crypto`) for the
-//! core's host-crypto seam ([`crate::host`]) to policy verifiers; in browsers
-//! WebCrypto is asynchronous only, so verification stays synchronous in pure
-//! Rust there. [`verify_jws`] (one call, keys parsed per call) is pure Rust everywhere.
+//! core's host-crypto seam ([`crate::host`]) to policy verifiers. WebCrypto is
+//! asynchronous only, so `verifyAsync` answers the core's checks ahead of time
+//! ([`host_probes`] for the self-test, [`JsVerifier::signature_requests`] per
+//! token) and then offers ([`JsVerifier::offer_async_host`]) a host that looks
+//! the answers up: the verdict still comes from the one synchronous path.
+//! [`verify_jws`] (one call, keys parsed per call) is pure Rust everywhere.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -21,7 +24,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::alg::{Alg, VerifyingKey};
 use crate::decode::decode as decode_token;
-use crate::host::SignatureVerifier;
+use crate::host::{SignatureVerifier, VerifierChoice};
 use crate::http::{Decision, Request};
 use crate::jws::{self, UntrustedJws};
 use crate::policy::Limits;
@@ -30,9 +33,11 @@ use crate::{base64url, Error, ErrorCode, KeySet, KeySetOptions, VerifiedCache, V
 
 #[wasm_bindgen]
 extern "C" {
-    /// Signature checks by the host (`js/src/node-crypto.js`): `prepare(spkiDer)`
-    /// returns a key handle or `undefined`, `verify(alg, handle, input, signature)`
-    /// returns `true`, `false`, or `undefined` when it cannot answer.
+    /// Signature checks by the host (`js/src/node-crypto.js`, `js/src/webcrypto.js`):
+    /// `prepare(spkiDer)` returns a key handle or `undefined`,
+    /// `verify(alg, handle, input, signature)` returns `true`, `false`, or
+    /// `undefined` when it cannot answer. The byte arguments are views of the
+    /// module's memory, valid during the call only (copy what you keep).
     pub type HostCrypto;
 
     #[wasm_bindgen(method)]
@@ -48,12 +53,16 @@ extern "C" {
     ) -> Option<bool>;
 }
 
-/// [`HostCrypto`] as the core's [`SignatureVerifier`] (RSA and ECDSA keys only).
-struct NodeCrypto(HostCrypto);
+/// [`HostCrypto`] as the core's [`SignatureVerifier`] (RSA and ECDSA keys
+/// only), with the name explain output and `signatureChecker` show.
+struct JsHost {
+    host: HostCrypto,
+    name: &'static str,
+}
 
-impl SignatureVerifier for NodeCrypto {
+impl SignatureVerifier for JsHost {
     fn prepare(&mut self, key: &VerifyingKey) -> Option<u32> {
-        self.0.prepare(&key.spki_der()?)
+        self.host.prepare(&key.spki_der()?)
     }
 
     fn verify(
@@ -63,11 +72,12 @@ impl SignatureVerifier for NodeCrypto {
         signing_input: &[u8],
         signature: &[u8],
     ) -> Option<bool> {
-        self.0.verify(alg.name(), handle, signing_input, signature)
+        self.host
+            .verify(alg.name(), handle, signing_input, signature)
     }
 
     fn name(&self) -> &'static str {
-        "node:crypto"
+        self.name
     }
 }
 
@@ -128,6 +138,55 @@ pub fn verify_jws(token: &str, jwk_json: &str) -> Result<String, JsValue> {
     })))
 }
 
+/// The host self-test's probes ([`crate::host::probes`]), for hosts that must
+/// answer them ahead of time: a JSON array of
+/// `{"alg","spki","message","good","bad"}`, the bytes as unpadded base64url
+/// (`spki` is the DER `SubjectPublicKeyInfo` the self-test will `prepare`).
+#[wasm_bindgen(js_name = hostProbes)]
+pub fn host_probes() -> String {
+    let probes: Vec<Value> = crate::host::probes()
+        .iter()
+        .filter_map(|p| {
+            Some(json!({
+                "alg": p.alg.name(),
+                "spki": base64url::encode(&p.key.spki_der()?),
+                "message": base64url::encode(p.message),
+                "good": base64url::encode(&p.good),
+                "bad": base64url::encode(&p.bad),
+            }))
+        })
+        .collect();
+    to_json(&probes)
+}
+
+/// Test hook (not part of the package's API; `js/test/host-differential.test.mjs`):
+/// the pure-Rust reference on one signature, with the key parsed from one JWK
+/// as a policy's keys are. Returns `{"spki","format","valid"}`: the key's DER
+/// `SubjectPublicKeyInfo` (base64url, `null` for keys no host prepares),
+/// whether [`crate::alg::check_format`] passed (only then is a host asked),
+/// and the reference verdict. Throws when the key is refused or `alg` unknown.
+#[wasm_bindgen(js_name = referenceSignatureCheck)]
+pub fn reference_signature_check(
+    alg: &str,
+    jwk_json: &str,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<String, JsValue> {
+    let alg = Alg::from_name(alg)
+        .ok_or_else(|| thrown(&Error::new(ErrorCode::UnsupportedAlg, "unknown alg")))?;
+    let keys = KeySet::from_json(jwk_json, &KeySetOptions::default()).map_err(|e| thrown(&e))?;
+    let key = keys
+        .keys()
+        .first()
+        .ok_or_else(|| thrown(&Error::new(ErrorCode::InvalidKey, "no usable key")))?
+        .key();
+    Ok(to_json(&json!({
+        "spki": key.spki_der().map(|der| base64url::encode(&der)),
+        "format": crate::alg::check_format(alg, key, signature).is_ok(),
+        "valid": crate::alg::verify_signature(alg, key, message, signature).is_ok(),
+    })))
+}
+
 /// A verifier built once from a policy, with the response cache the policy asks for.
 #[wasm_bindgen]
 pub struct JsVerifier {
@@ -145,7 +204,10 @@ impl JsVerifier {
         let mut verifier = Verifier::from_json(policy_json).map_err(|e| thrown(&e))?;
         if let Some(host) = host {
             verifier
-                .offer_host_crypto(Box::new(NodeCrypto(host)))
+                .offer_host_crypto(Box::new(JsHost {
+                    host,
+                    name: "node:crypto",
+                }))
                 .map_err(|e| thrown(&e))?;
         }
         let config = &verifier.policy().cache;
@@ -155,7 +217,44 @@ impl JsVerifier {
         Ok(JsVerifier { verifier, cache })
     }
 
-    /// Who checks RSA and ECDSA signatures: `"node:crypto"` or `"pure Rust"`.
+    /// Offers a WebCrypto host later (the first `verifyAsync`), as the
+    /// policy's `signature_verifier` allows. Its `verify` only looks up answers
+    /// computed ahead of time, so the self-test's probes ([`host_probes`]) must
+    /// be answered during this call. Returns who checks signatures from now on
+    /// (`"WebCrypto"` or `"pure Rust"`), or throws `invalid_config` when the
+    /// policy says `"host"` and the self-test failed.
+    #[wasm_bindgen(js_name = offerAsyncHost)]
+    pub fn offer_async_host(&mut self, host: HostCrypto) -> Result<String, JsValue> {
+        let checker = self
+            .verifier
+            .offer_host_crypto(Box::new(JsHost {
+                host,
+                name: "WebCrypto",
+            }))
+            .map_err(|e| thrown(&e))?;
+        Ok(checker.into())
+    }
+
+    /// Whether the policy lets a host check signatures (its `signature_verifier`
+    /// is not `"rust"`), so `verifyAsync` need not ask WebCrypto anything otherwise.
+    #[wasm_bindgen(getter, js_name = hostCryptoAllowed)]
+    pub fn host_crypto_allowed(&self) -> bool {
+        self.verifier.policy().signature_verifier != VerifierChoice::Rust
+    }
+
+    /// The signature checks verifying `token` would ask the host for
+    /// ([`Verifier::signature_requests`]): a JSON array of
+    /// `{"alg","handle","signing_input","signature"}` (signature as base64url).
+    #[wasm_bindgen(js_name = signatureRequests)]
+    pub fn signature_requests(&self, token: &str, now: f64, path: Option<String>) -> String {
+        let options = VerifyOptions {
+            now: seconds(now),
+            path: path.as_deref(),
+        };
+        to_json(&self.verifier.signature_requests(token, &options))
+    }
+
+    /// Who checks RSA and ECDSA signatures: `"node:crypto"`, `"WebCrypto"` or `"pure Rust"`.
     #[wasm_bindgen(getter, js_name = signatureChecker)]
     pub fn signature_checker(&self) -> String {
         self.verifier.signature_checker().into()

@@ -1,14 +1,16 @@
 // The public API over the wasm module, shared by the Node and browser entry points.
 // Argument conversion only: every verdict, claim check and HTTP answer is the core's.
-import { JsVerifier, decode as wasmDecode, errorCodes, verifyJws as wasmVerifyJws } from '../pkg/jwtgate.js';
+import { JsVerifier, decode as wasmDecode, errorCodes, hostProbes, verifyJws as wasmVerifyJws } from '../pkg/jwtgate.js';
 import { JwtError, call } from './errors.js';
+import { webCryptoHost } from './webcrypto.js';
 
 let ready = false;
 let hostCrypto;
 
 /**
  * Called by the entry point once the wasm module is instantiated, with the
- * factory of the host's signature crypto, if the platform has a synchronous one.
+ * factory of the host's signature crypto, if the platform has a synchronous
+ * one (node:crypto). Without one, `verifyAsync` uses WebCrypto.
  */
 export function markReady(hostCryptoFactory) {
   ready = true;
@@ -78,18 +80,40 @@ export function verifyJws(token, jwkOrJwks) {
   return { header, payload: bytes(payload) };
 }
 
+const utf8 = new TextEncoder();
+
 /** A verifier for one policy; build it once and reuse it (the key sets are parsed here). */
 export class Verifier {
   #inner;
+  /** The SubtleCrypto of verifyAsync, or undefined when verifyAsync is the synchronous path. */
+  #subtle;
+  /** Promise of the WebCrypto host once offered (undefined in it: the core uses pure Rust). */
+  #webCrypto;
 
-  constructor(policy) {
+  /**
+   * `options.hostCrypto`: "auto" (default): node:crypto where the platform has
+   * it (Node), for verify and verifyAsync; elsewhere verify is pure Rust and
+   * verifyAsync uses WebCrypto. "webcrypto": verifyAsync uses WebCrypto even in
+   * Node, and verify is pure Rust (the browsers' behaviour, for tests).
+   * `options.subtle`: the SubtleCrypto for WebCrypto (default `globalThis.crypto.subtle`).
+   */
+  constructor(policy, options = {}) {
     assertReady();
     const json = typeof policy === 'string' ? policy : JSON.stringify(policy);
     if (json === undefined) throw new TypeError('jwtgate: the policy must be an object or a JSON string');
-    this.#inner = call(() => new JsVerifier(json, hostCrypto?.()));
+    const { hostCrypto: choice = 'auto', subtle } = options ?? {};
+    if (choice !== 'auto' && choice !== 'webcrypto') {
+      throw new TypeError('jwtgate: `hostCrypto` must be "auto" or "webcrypto"');
+    }
+    const syncHost = choice === 'auto' ? hostCrypto : undefined;
+    this.#inner = call(() => new JsVerifier(json, syncHost?.()));
+    if (syncHost === undefined) this.#subtle = subtle ?? globalThis.crypto?.subtle ?? null;
   }
 
-  /** Who checks RSA and ECDSA signatures: "node:crypto" (Node) or "pure Rust". */
+  /**
+   * Who checks RSA and ECDSA signatures: "node:crypto" (Node), "WebCrypto"
+   * (after the first verifyAsync, where it is used) or "pure Rust".
+   */
   get signatureChecker() {
     return this.#inner.signatureChecker;
   }
@@ -103,6 +127,49 @@ export class Verifier {
   verify(token, options = {}) {
     text(token, 'token');
     return JSON.parse(call(() => this.#inner.verify(token, seconds(options.now), options.path)));
+  }
+
+  /**
+   * Verifies `token` like verify(), with WebCrypto for RSA and ECDSA signatures
+   * where there is no node:crypto (in Node it is verify(), unless the verifier
+   * was built with `hostCrypto: "webcrypto"`). Resolves to { provider, header,
+   * claims } or rejects with JwtError. The first call offers WebCrypto to the
+   * core (self-test; with `"signature_verifier": "host"` a failure rejects
+   * this and every later call with invalid_config).
+   */
+  async verifyAsync(token, options = {}) {
+    text(token, 'token');
+    const now = seconds(options.now);
+    const host = this.#subtle !== undefined && (await (this.#webCrypto ??= this.#offerWebCrypto()));
+    if (!host) return this.verify(token, { now, path: options.path });
+    // A first synchronous run settles tokens that need no RSA/ECDSA check
+    // (cached, refused early, EdDSA, HMAC) without waiting for WebCrypto.
+    const first = host.attempt(() => this.verify(token, { now, path: options.path }));
+    if (!first.asked) {
+      if (first.ok) return first.value;
+      throw first.error;
+    }
+    // The checks the core will ask for, answered by WebCrypto, then the one
+    // synchronous verification path, which finds the answers.
+    const requests = JSON.parse(this.#inner.signatureRequests(token, now, options.path));
+    const answers = await host.answer(
+      requests.map((r) => ({ alg: r.alg, handle: r.handle, input: utf8.encode(r.signing_input), signature: bytes(r.signature) })),
+    );
+    return host.withAnswers(answers, () => this.verify(token, { now, path: options.path }));
+  }
+
+  /** Answers the core's self-test probes with WebCrypto, then offers the host. */
+  async #offerWebCrypto() {
+    if (!this.#inner.hostCryptoAllowed) return undefined; // "signature_verifier": "rust"
+    const host = webCryptoHost(this.#subtle ?? undefined);
+    const probes = JSON.parse(hostProbes()).flatMap((p) => {
+      const handle = host.prepare(bytes(p.spki)); // the self-test prepares the same key: same handle
+      const input = bytes(p.message);
+      return [p.good, p.bad].map((s) => ({ alg: p.alg, handle, input, signature: bytes(s) }));
+    });
+    const answers = await host.answer(probes);
+    const checker = host.withAnswers(answers, () => call(() => this.#inner.offerAsyncHost(host)));
+    return checker === host.name ? host : undefined;
   }
 
   /** Runs every check and reports each one: { ok, code?, message?, provider?, checks }. */
@@ -122,9 +189,12 @@ export class Verifier {
   }
 }
 
-/** Builds a Verifier from a policy object or JSON string; throws JwtError invalid_config. */
-export function createVerifier(policy) {
-  return new Verifier(policy);
+/**
+ * Builds a Verifier from a policy object or JSON string; throws JwtError
+ * invalid_config. `options`: see the Verifier constructor (`hostCrypto`, `subtle`).
+ */
+export function createVerifier(policy, options) {
+  return new Verifier(policy, options);
 }
 
 export { JwtError };

@@ -1,7 +1,7 @@
 // Compiled (not run) by test/types.test.mjs: index.d.ts describes the API as used.
 import { createVerifier, decode, errorCodeList, init, initSync, JwtError, jwtgateMiddleware, verifyJws } from 'jwtgate';
 import type { JWK } from 'jose';
-import type { Decision, ErrorCode, Explanation, Verified, VerifiedJws } from 'jwtgate';
+import type { Decision, ErrorCode, Explanation, Verified, VerifiedJws, VerifierOptions } from 'jwtgate';
 import http from 'node:http';
 
 await init();
@@ -16,6 +16,12 @@ const failed: ErrorCode | undefined = report.code;
 const names: string[] = report.checks.map((c) => `${c.check} ${c.ok} ${c.detail}`);
 const warnings: readonly string[] = verifier.warnings;
 const checker: string = verifier.signatureChecker;
+const later: Promise<Verified> = verifier.verifyAsync('t', { path: '/x', now: 1767225600 });
+const options: VerifierOptions = { hostCrypto: 'webcrypto', subtle: globalThis.crypto.subtle };
+createVerifier({ providers: {} }, options);
+createVerifier({ providers: {} }, { hostCrypto: 'auto' });
+// @ts-expect-error: "auto" or "webcrypto"
+createVerifier({ providers: {} }, { hostCrypto: 'openssl' });
 const codes: ErrorCode[] = errorCodeList();
 
 const decision: Decision = verifier.authorize({ method: 'GET', path: '/', headers: ['authorization', 'Bearer t'] });
@@ -53,4 +59,4 @@ new (Object.getPrototypeOf(verifier).constructor as typeof import('jwtgate').Ver
 const guard = jwtgateMiddleware(verifier);
 http.createServer((req, res) => guard(req, res, () => res.end()));
 
-export { sub, failed, names, warnings, checker, codes, header, payload, decodeWarnings, jws, jwsBytes, jwsAlg };
+export { later, sub, failed, names, warnings, checker, codes, header, payload, decodeWarnings, jws, jwsBytes, jwsAlg };
