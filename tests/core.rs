@@ -505,36 +505,18 @@ fn host_crypto_gives_the_same_verdicts_and_broken_hosts_are_refused() {
         );
     }
     assert!(calls.get() > 10, "the host was asked for RSA/EC signatures");
-    let explained = v.explain(
-        &token_named("valid ES256").0,
-        &VerifyOptions {
+    // The explain trace names who checked the signature.
+    let checked_by = |case: &str, who: &str| {
+        let options = VerifyOptions {
             now: 1_700_000_000,
             path: None,
-        },
-    );
-    assert!(
-        explained
-            .checks
-            .iter()
-            .any(|c| c.detail.ends_with("by counting host")),
-        "{:?}",
-        explained.checks
-    );
-    let explained = v.explain(
-        &token_named("valid EdDSA").0,
-        &VerifyOptions {
-            now: 1_700_000_000,
-            path: None,
-        },
-    );
-    assert!(
-        explained
-            .checks
-            .iter()
-            .any(|c| c.detail.ends_with("by pure Rust")),
-        "{:?}",
-        explained.checks
-    );
+        };
+        let explained = v.explain(&token_named(case).0, &options);
+        let found = explained.checks.iter().any(|c| c.detail.ends_with(who));
+        assert!(found, "{case}: {:?}", explained.checks);
+    };
+    checked_by("valid ES256", "by counting host");
+    checked_by("valid EdDSA", "by pure Rust");
 
     // A host that says yes to everything never gets to decide.
     let mut auto = verifier();

@@ -7,29 +7,17 @@
 //! Run `cargo test --test wycheproof -- --nocapture` for the per-file table;
 //! `docs/CONFORMANCE.md` records it with every deliberate difference.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use jwtgate::alg::{verify_signature, Alg, VerifyingKey};
 use jwtgate::{base64url, Error, KeySet, KeySetOptions};
 use serde_json::Value;
 
-fn vectors_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/wycheproof");
-    assert!(
-        dir.is_dir(),
-        "the Wycheproof vectors are missing: expected the directory {} (see ../shared/vectors/README.md)",
-        dir.display()
-    );
-    dir
-}
-
 fn load(name: &str) -> Value {
-    let path = vectors_dir().join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+    common::load_wycheproof(name)
 }
 
 fn hex(s: &str) -> Vec<u8> {

@@ -20,8 +20,9 @@
 //! `cargo test --test wycheproof_jws -- --nocapture` prints the per-category
 //! table recorded in `docs/CONFORMANCE.md`.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use jwtgate::jws::{self, UntrustedJws};
 use jwtgate::policy::Limits;
@@ -85,21 +86,8 @@ const HMAC_ALLOWED: KeySetOptions = KeySetOptions {
     max_keys: 64,
 };
 
-fn vectors_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/wycheproof");
-    assert!(
-        dir.is_dir(),
-        "the Wycheproof vectors are missing: expected the directory {} (see ../shared/vectors/README.md)",
-        dir.display()
-    );
-    dir
-}
-
 fn load() -> Value {
-    let path = vectors_dir().join(FILE);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+    common::load_wycheproof(FILE)
 }
 
 fn text<'a>(v: &'a Value, name: &str) -> &'a str {
