@@ -1,0 +1,96 @@
+// Where the time of the npm package goes: the same calls as bench/node_bench.mjs,
+// taken apart at the wasm boundary. Uses the generated bindings in js/pkg
+// directly (not the package's public API) so each layer can be timed alone:
+//
+//   boundary floor   a wasm call that returns a short string (signatureChecker)
+//   raw              the wasm export: token in, JSON string out (no JSON.parse)
+//   JSON.parse       parsing that string, alone
+//   public API       what users call (raw + JSON.parse + argument checks)
+//
+//   taskset -c 1 node bench/node_profile.mjs [--out file.json] [--js DIR]
+//
+// `--js DIR` loads DIR/src/node.js and DIR/pkg/ instead of js/ (an experimental
+// build of the same sources, e.g. another opt-level; see bench/run.sh).
+import { createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+
+import * as jose from 'jose';
+
+const args = process.argv.slice(2);
+const OUT = args.includes('--out') ? args[args.indexOf('--out') + 1] : null;
+const JS = args.includes('--js') ? pathToFileURL(`${args[args.indexOf('--js') + 1]}/`) : new URL('../js/', import.meta.url);
+const { createVerifier, decode } = await import(new URL('src/node.js', JS));
+const { JsVerifier, decode: rawDecode } = await import(new URL('pkg/jwtgate.js', JS));
+
+const now = Math.floor(Date.now() / 1000);
+const secret = randomBytes(64);
+const token = await new jose.SignJWT({ iss: 'https://idp.example.com', aud: 'orders-api', sub: 'user-123', iat: now, exp: now + 3600, jti: 'bench-000001', scope: 'orders:read' })
+  .setProtectedHeader({ alg: 'HS256', kid: 'k1', typ: 'JWT' })
+  .sign(createSecretKey(secret));
+const policy = (cache) => JSON.stringify({
+  providers: { idp: { issuer: 'https://idp.example.com', audiences: ['orders-api'], allow_hmac: true, algorithms: ['HS256'], jwks: { keys: [{ kty: 'oct', k: secret.toString('base64url'), kid: 'k1' }] } } },
+  rules: [{ prefix: '/', requires: 'idp' }],
+  cache: { enabled: cache },
+});
+
+const rawOn = new JsVerifier(policy(true));
+const rawOff = new JsVerifier(policy(false));
+const apiOn = createVerifier(policy(true));
+const apiOff = createVerifier(policy(false));
+const verifiedText = rawOn.verify(token, now, '/orders');
+const decodedText = rawDecode(token, now);
+
+// Median of 5 batches of about 60 ms each, after a warm-up batch.
+function ns(fn) {
+  let n = 4;
+  for (;;) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) fn();
+    if (Number(process.hrtime.bigint() - t0) > 15e6) break;
+    n *= 2;
+  }
+  n *= 4;
+  const samples = [];
+  for (let r = 0; r < 5; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) fn();
+    samples.push(Number(process.hrtime.bigint() - t0) / n);
+  }
+  samples.sort((a, b) => a - b);
+  return Math.round(samples[2]);
+}
+
+// The pure-Rust signature paths (EdDSA always; RS256/ES256 with "rust"), cache off.
+async function asymmetric(alg, kind, options) {
+  const { privateKey, publicKey } = generateKeyPairSync(kind, options);
+  const t = await new jose.SignJWT({ iss: 'https://idp.example.com', aud: 'orders-api', sub: 'user-123', iat: now, exp: now + 3600 })
+    .setProtectedHeader({ alg, kid: 'k1' }).sign(privateKey);
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1' };
+  const v = createVerifier({
+    providers: { idp: { issuer: 'https://idp.example.com', audiences: ['orders-api'], algorithms: [alg], jwks: { keys: [jwk] } } },
+    rules: [{ prefix: '/', requires: 'idp' }], cache: { enabled: false }, signature_verifier: 'rust',
+  });
+  return () => v.verify(t, { path: '/orders' });
+}
+const eddsa = await asymmetric('EdDSA', 'ed25519');
+const es256 = await asymmetric('ES256', 'ec', { namedCurve: 'P-256' });
+const rs256 = await asymmetric('RS256', 'rsa', { modulusLength: 2048 });
+
+const rows = [
+  ['boundary floor: wasm call returning a short string', () => rawOn.signatureChecker],
+  ['decode: raw wasm export (JSON string out)', () => rawDecode(token, now)],
+  ['decode: JSON.parse of that string alone', () => JSON.parse(decodedText)],
+  ['decode: public API', () => decode(token)],
+  ['verify HS256 cache on: raw wasm export', () => rawOn.verify(token, now, '/orders')],
+  ['verify HS256 cache on: JSON.parse of the result alone', () => JSON.parse(verifiedText)],
+  ['verify HS256 cache on: public API', () => apiOn.verify(token, { path: '/orders' })],
+  ['verify HS256 cache off: raw wasm export', () => rawOff.verify(token, now, '/orders')],
+  ['verify HS256 cache off: public API', () => apiOff.verify(token, { path: '/orders' })],
+  ['verify EdDSA cache off (pure Rust): public API', eddsa],
+  ['verify ES256 cache off, signature_verifier rust: public API', es256],
+  ['verify RS256 cache off, signature_verifier rust: public API', rs256],
+  ['jose.decodeJwt (for scale)', () => jose.decodeJwt(token)],
+].map(([name, fn]) => ({ name, ns: ns(fn) }));
+for (const r of rows) process.stderr.write(`[node-profile] ${r.name.padEnd(56)} ${String(r.ns).padStart(7)} ns\n`);
+if (OUT) writeFileSync(OUT, JSON.stringify({ js: JS.pathname, wasm_bytes: readFileSync(new URL('pkg/jwtgate_bg.wasm', JS)).length, token_bytes: token.length, result_bytes: verifiedText.length, decode_bytes: decodedText.length, rows }, null, 1));
