@@ -453,6 +453,12 @@ fn verify_checked(
     }
 }
 
+/// SHA-256 of `bytes` (policy fingerprints, so caches notice a new policy).
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
 /// Converts a raw `r || s` ECDSA signature (the JWS form, already length
 /// checked) to ASN.1 DER, for host APIs that take DER (Envoy's
 /// `verify_signature`). `None` for other algorithms or invalid `r`/`s`.

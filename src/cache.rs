@@ -1,15 +1,16 @@
 //! A bounded cache of verified tokens, for front ends that live long enough
 //! to see the same token twice (the Envoy filter, a Node server).
 //!
-//! Entries are keyed by the SHA-256 of the token (a collision would be an
-//! authentication bypass, so no weaker hash), bounded by count and by bytes,
+//! Entries are keyed by the token itself, compared byte for byte: no hash can
+//! collide into someone else's entry, and no hash is computed per request
+//! (the byte budget counts the token). Entries are bounded by count and bytes,
 //! expire at the token's `exp` (plus skew) or `max_age`, and are evicted
 //! oldest first. Failures are never cached. A cache remembers which policy
 //! filled it and empties itself when used with another one.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
-
-use sha2::{Digest, Sha256};
+use alloc::rc::Rc;
 
 use crate::verify::Verified;
 
@@ -21,8 +22,8 @@ use crate::verify::Verified;
 /// ```
 #[derive(Debug)]
 pub struct VerifiedCache {
-    entries: BTreeMap<[u8; 32], Entry>,
-    order: VecDeque<[u8; 32]>,
+    entries: BTreeMap<Rc<str>, Entry>,
+    order: VecDeque<Rc<str>>,
     max_entries: usize,
     max_bytes: usize,
     bytes: usize,
@@ -93,21 +94,20 @@ impl VerifiedCache {
 
     /// Looks a token up; an entry past its validity is dropped.
     pub(crate) fn get(&mut self, token: &str, now: i64) -> Option<Hit<'_>> {
-        let key = digest(token.as_bytes());
-        let valid = match self.entries.get(&key) {
+        let valid = match self.entries.get(token) {
             Some(entry) => (now as f64) < entry.valid_until,
             None => false,
         };
         if !valid {
             self.misses += 1;
-            if let Some(stale) = self.entries.remove(&key) {
+            if let Some(stale) = self.entries.remove(token) {
                 self.bytes -= stale.bytes;
-                self.order.retain(|k| *k != key);
+                self.order.retain(|k| &**k != token);
             }
             return None;
         }
         self.hits += 1;
-        self.entries.get(&key).map(|entry| Hit {
+        self.entries.get(token).map(|entry| Hit {
             verified: &entry.verified,
             provider: entry.provider,
         })
@@ -125,10 +125,9 @@ impl VerifiedCache {
         if bytes > self.max_bytes || self.max_entries == 0 {
             return;
         }
-        let key = digest(token.as_bytes());
-        if let Some(old) = self.entries.remove(&key) {
+        if let Some(old) = self.entries.remove(token) {
             self.bytes -= old.bytes;
-            self.order.retain(|k| *k != key);
+            self.order.retain(|k| &**k != token);
         }
         while self.entries.len() >= self.max_entries || self.bytes + bytes > self.max_bytes {
             match self.order.pop_front() {
@@ -140,8 +139,9 @@ impl VerifiedCache {
                 None => break,
             }
         }
+        let key: Rc<str> = Rc::from(Box::<str>::from(token));
         self.bytes += bytes;
-        self.order.push_back(key);
+        self.order.push_back(Rc::clone(&key));
         self.entries.insert(
             key,
             Entry {
@@ -152,11 +152,6 @@ impl VerifiedCache {
             },
         );
     }
-}
-
-/// SHA-256 of `bytes`.
-pub(crate) fn digest(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use serde_json::{Map, Value};
 
 use crate::error::{err, Error};
-use crate::explain::Trace;
+use crate::explain::{detail, Trace};
 use crate::jws::printable;
 use crate::policy::{ClaimRule, Provider};
 
@@ -73,7 +73,7 @@ pub(crate) fn check_times(
             MissingClaim,
             "the token has no exp and the provider requires one"
         )),
-        None => Ok(String::from("no exp (allowed by require_exp: false)")),
+        None => Ok(detail!(trace, "no exp (allowed by require_exp: false)")),
         Some(exp) if now_f >= exp + skew => Err(err!(
             Expired,
             "the token expired at {} ({} ago; clock skew {}s)",
@@ -81,7 +81,8 @@ pub(crate) fn check_times(
             human_duration(now_f - exp),
             p.clock_skew_seconds
         )),
-        Some(exp) => Ok(format!(
+        Some(exp) => Ok(detail!(
+            trace,
             "expires at {} (in {})",
             iso8601(exp),
             human_duration(exp - now_f)
@@ -101,8 +102,8 @@ pub(crate) fn check_times(
             human_duration(nbf - now_f),
             p.clock_skew_seconds
         )),
-        Some(nbf) => Ok(format!("valid since {}", iso8601(nbf))),
-        None => Ok(String::from("no nbf")),
+        Some(nbf) => Ok(detail!(trace, "valid since {}", iso8601(nbf))),
+        None => Ok(detail!(trace, "no nbf")),
     };
     trace.step("nbf", nbf_result, String::clone)?;
 
@@ -114,12 +115,12 @@ pub(crate) fn check_times(
             iso8601(iat),
             human_duration(iat - now_f)
         )),
-        Some(iat) => Ok(format!("issued at {}", iso8601(iat))),
+        Some(iat) => Ok(detail!(trace, "issued at {}", iso8601(iat))),
         None if p.max_lifetime_seconds.is_some() || p.max_age_seconds.is_some() => Err(err!(
             MissingClaim,
             "the token has no iat, which max_lifetime_seconds / max_age_seconds need"
         )),
-        None => Ok(String::from("no iat")),
+        None => Ok(detail!(trace, "no iat")),
     };
     trace.step("iat", iat_result, String::clone)?;
 
@@ -131,7 +132,8 @@ pub(crate) fn check_times(
                 human_duration(exp - iat),
                 human_duration(max as f64)
             )),
-            Some(exp) => Ok(format!(
+            Some(exp) => Ok(detail!(
+                trace,
                 "lifetime {} within {}",
                 human_duration(exp - iat),
                 human_duration(max as f64)
@@ -154,7 +156,8 @@ pub(crate) fn check_times(
             ))
         } else {
             valid_until = valid_until.min(limit);
-            Ok(format!(
+            Ok(detail!(
+                trace,
                 "age {} within {}",
                 human_duration(now_f - iat),
                 human_duration(max as f64)
@@ -173,7 +176,7 @@ pub(crate) fn check_identity(
 ) -> Result<(), Error> {
     let iss = match claims.get("iss") {
         Some(Value::String(iss)) if p.issuer.iter().any(|i| i == iss) => {
-            Ok(format!("\"{}\"", printable(iss)))
+            Ok(detail!(trace, "\"{}\"", printable(iss)))
         }
         Some(Value::String(iss)) => Err(err!(
             WrongIssuer,
@@ -211,7 +214,7 @@ pub(crate) fn check_identity(
                 .iter()
                 .find(|a| p.audiences.iter().any(|want| want == *a))
             {
-                Some(a) => Ok(format!("\"{}\" is accepted", printable(a))),
+                Some(a) => Ok(detail!(trace, "\"{}\" is accepted", printable(a))),
                 None => Err(err!(
                     WrongAudience,
                     "aud [{}] has none of the provider's audiences",
@@ -228,7 +231,7 @@ pub(crate) fn check_identity(
     if !p.subjects.is_empty() {
         let sub = match claims.get("sub") {
             Some(Value::String(s)) if p.subjects.iter().any(|want| want == s) => {
-                Ok(format!("\"{}\"", printable(s)))
+                Ok(detail!(trace, "\"{}\"", printable(s)))
             }
             Some(Value::String(s)) => Err(err!(
                 WrongSubject,
@@ -267,43 +270,52 @@ pub(crate) fn check_rules(
     trace: &mut Trace,
 ) -> Result<(), Error> {
     for rule in rules {
-        let result = check_rule(claims, rule);
-        trace.step("claim rule", result, String::clone)?;
+        let result = if rule_holds(claims, rule) {
+            Ok(())
+        } else {
+            Err(err!(
+                ClaimRuleFailed,
+                "claim \"{}\" fails the rule: it must be that it {}",
+                rule.claim,
+                describe_rule(rule)
+            ))
+        };
+        trace.step("claim rule", result, |()| {
+            format!("\"{}\" {}", rule.claim, describe_rule(rule))
+        })?;
     }
     Ok(())
 }
 
-fn check_rule(claims: &Claims, rule: &ClaimRule) -> Result<String, Error> {
-    let name = &rule.claim;
-    let value = lookup(claims, name);
-    let (ok, what) = if let Some(want) = &rule.equals {
-        (value == Some(want), format!("equals {want}"))
+fn rule_holds(claims: &Claims, rule: &ClaimRule) -> bool {
+    let value = lookup(claims, &rule.claim);
+    if let Some(want) = &rule.equals {
+        value == Some(want)
     } else if let Some(options) = &rule.one_of {
-        (
-            value.is_some_and(|v| options.contains(v)),
-            format!("is one of {}", Value::Array(options.clone())),
-        )
+        value.is_some_and(|v| options.contains(v))
     } else if let Some(want) = &rule.contains {
-        let ok = match (value, want) {
+        match (value, want) {
             (Some(Value::Array(items)), _) => items.contains(want),
             (Some(Value::String(s)), Value::String(w)) => s.split(' ').any(|part| part == w),
             _ => false,
-        };
-        (ok, format!("contains {want}"))
+        }
     } else {
-        let want = rule.exists.unwrap_or(true);
-        (
-            value.is_some() == want,
-            String::from(if want { "exists" } else { "is absent" }),
-        )
-    };
-    if ok {
-        Ok(format!("\"{name}\" {what}"))
+        value.is_some() == rule.exists.unwrap_or(true)
+    }
+}
+
+/// What a rule asks, e.g. `contains "admin"`.
+fn describe_rule(rule: &ClaimRule) -> String {
+    if let Some(want) = &rule.equals {
+        format!("equals {want}")
+    } else if let Some(options) = &rule.one_of {
+        format!("is one of {}", Value::Array(options.clone()))
+    } else if let Some(want) = &rule.contains {
+        format!("contains {want}")
+    } else if rule.exists.unwrap_or(true) {
+        String::from("exists")
     } else {
-        Err(err!(
-            ClaimRuleFailed,
-            "claim \"{name}\" fails the rule: it must be that it {what}"
-        ))
+        String::from("is absent")
     }
 }
 
@@ -485,7 +497,7 @@ mod tests {
     fn claim_rules() {
         let c =
             claims(r#"{"groups":["dev","admin"],"scope":"read write","org":{"id":7},"v":true}"#);
-        let ok = |r: &str| check_rule(&c, &rule(r)).is_ok();
+        let ok = |r: &str| check_rules(&c, &[rule(r)], &mut Trace::off()).is_ok();
         assert!(ok(r#"{"claim":"groups","contains":"admin"}"#));
         assert!(!ok(r#"{"claim":"groups","contains":"root"}"#));
         assert!(ok(r#"{"claim":"scope","contains":"write"}"#));
@@ -496,7 +508,12 @@ mod tests {
         assert!(ok(r#"{"claim":"v","exists":true}"#));
         assert!(ok(r#"{"claim":"w","exists":false}"#));
         assert!(!ok(r#"{"claim":"w","equals":null}"#));
-        let e = check_rule(&c, &rule(r#"{"claim":"groups","contains":"root"}"#)).unwrap_err();
+        let e = check_rules(
+            &c,
+            &[rule(r#"{"claim":"groups","contains":"root"}"#)],
+            &mut Trace::off(),
+        )
+        .unwrap_err();
         assert_eq!(e.code(), ErrorCode::ClaimRuleFailed);
         assert_eq!(
             e.message(),

@@ -21,6 +21,19 @@ pub struct Check {
     pub detail: String,
 }
 
+/// Formats a check's detail only when `trace` records it, so the verify path
+/// builds no strings for checks that pass.
+macro_rules! detail {
+    ($trace:expr, $($arg:tt)+) => {
+        if $trace.is_on() {
+            alloc::format!($($arg)+)
+        } else {
+            alloc::string::String::new()
+        }
+    };
+}
+pub(crate) use detail;
+
 /// Collects [`Check`]s when switched on; does nothing otherwise.
 pub(crate) struct Trace {
     checks: Option<Vec<Check>>,
@@ -37,6 +50,11 @@ impl Trace {
         Trace {
             checks: Some(Vec::new()),
         }
+    }
+
+    /// Whether checks are being recorded (the explain path).
+    pub(crate) fn is_on(&self) -> bool {
+        self.checks.is_some()
     }
 
     /// Records a passed check; `detail` is only evaluated when recording.

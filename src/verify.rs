@@ -31,8 +31,9 @@ use core::cell::RefCell;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::alg::sha256;
 use crate::alg::Alg;
-use crate::cache::{digest, VerifiedCache};
+use crate::cache::VerifiedCache;
 use crate::claims::{self, Claims};
 use crate::error::{err, Error, ErrorCode};
 use crate::explain::{Check, Trace};
@@ -191,7 +192,7 @@ impl Verifier {
     pub fn from_json(policy_json: &str) -> Result<Verifier, Error> {
         let policy = Policy::from_json(policy_json)?;
         let mut verifier = Verifier::from_policy(policy)?;
-        verifier.fingerprint = digest(policy_json.as_bytes());
+        verifier.fingerprint = sha256(policy_json.as_bytes());
         Ok(verifier)
     }
 
@@ -317,7 +318,7 @@ impl Verifier {
         self.providers[index].keys = keys;
         let mut seed = self.fingerprint.to_vec();
         seed.extend_from_slice(jwks_json.as_bytes());
-        self.fingerprint = digest(&seed);
+        self.fingerprint = sha256(&seed);
         Ok(warnings)
     }
 
