@@ -260,7 +260,7 @@ def main() -> int:
     p("*jwtgate's host calls without the core* (`wasm-glue`, bench/noop-filter in `glue` mode) makes the calls jwtgate's filter makes on an allowed "
       "request: read all request headers, read the clock, remove `authorization`, increment two counters. "
       f"So of jwtgate's cached cost, about {f1(glue)} µs is the ABI and host calls and the rest ({core_part} µs) is the core's cached path in V8 "
-      "(SHA-256 of the token in software, the lookup, the claims cloned into the decision).")
+      "(the lookup by the token's bytes, the claims cloned into the decision).")
     p("")
     miss = ", ".join(f"{a} {above('jwtgate ' + a + ' cold') - above('jwtgate nocache ' + a + ' cold'):+.1f}" for a in ALGS)
     p(f"The cache's worst case (*shipped, cold*: every lookup misses, verifies, inserts and evicts) against the cache turned off, same cold tokens: {miss} µs per request. "
@@ -436,7 +436,8 @@ build-flag win for EdDSA in wasm.
 a module of 910 KB instead of 600 KB. About 20-25% on every path, not enough alone for any missed target.
 
 **Profile of the npm paths** (`node --cpu-prof` over a 3 s loop, module built with names kept,
-`CARGO_PROFILE_RELEASE_STRIP=false`; self time):
+`CARGO_PROFILE_RELEASE_STRIP=false`; self time). Measured at commit 23034d5, before the core stopped
+hashing tokens for the cache key and formatting details on the success path (suggestion 5, since done):
 
 - `verify` HS256, cache on: 25% `sha2::sha256::compress256` (the cache key is the SHA-256 of the whole
   token, in software in wasm), 24% the JS glue (`JSON.parse` of the result and string handling), 13%
@@ -458,27 +459,21 @@ Measured above; not made here (bench/ only).
 
 1. **npm: cache in JavaScript in front of the wasm call.** A `Map` from (token, rule path) to the
    parsed result and its expiry (`exp` + skew, `max_age`), consulted before `JsVerifier.verify`, would
-   skip the token copy, the SHA-256, the serialization and `JSON.parse` (about 4 of the 5 µs of a
-   cached `verify`); the core's cache stays the authority for Envoy. Return a frozen object or a
+   skip the token copy, the serialization and `JSON.parse` (most of a cached `verify`); the core's cache stays the authority for Envoy. Return a frozen object or a
    structured clone, as fast-jwt returns its cached payload.
 2. **npm: offer Ed25519 (and HMAC) to `node:crypto` through the host seam.** EdDSA is pure Rust
    today (about 90-120 µs per check against about 70 µs for `crypto.verify`, the EdDSA floor), and an
    HMAC in wasm costs about 2 µs of software SHA-256 per call. With the floor plus today's 10 µs of
    non-signature work, EdDSA `verify` would reach about 12k ops/s, close to fast-jwt but still under it
-   unless the per-call overhead (suggestions 1 and 5) shrinks too.
+   unless the per-call overhead (suggestion 1) shrinks too.
 3. **npm: build the module with opt-level 3** (or `-O3` in wasm-opt): 20-25% faster on every path for
    about 300 KB more (raw), measured above. Whether that trade is right for browsers is the package's call.
 4. **Both: do not switch curve25519-dalek to its 64-bit backend on wasm32**: measured twice as slow
    (above).
 5. **Core (for both): a cache key without a software SHA-256, and no formatting on the success path.**
-   The cache hashes the whole token with SHA-256 on every lookup so that a collision cannot be a
-   bypass; keying the map by the token bytes themselves (an exact comparison, as a `BTreeMap<Box<str>, _>`
-   or a cheap hash followed by an exact comparison) keeps that guarantee and removes the hash: 25% of a
-   cached npm `verify`, and in Envoy it grows with the token (RS256 tokens here are twice the size of
-   HS256 ones). On a miss the token is even hashed twice (`VerifiedCache::get`, then `insert`). The
-   byte budget already counts `token.len()` per entry, so storing the token as the key costs no more
-   than is budgeted. Strings formatted on the success path (`jws::printable`, `fmt::write`, 6% of a cache-off
-   HS256 `verify`) could be built only when an error or `explain` needs them.
+   Done after the profile above: the cache is keyed by the token's bytes (an exact comparison, so no
+   collision can be a bypass, and no hash per lookup), and check details are formatted only for
+   `explain`. The tables above are measured with both changes.
 6. **`decode`**: to be as fast as jose's, it would have to skip the wasm round trip (base64 and one
    `JSON.parse` in JS); with the strict parsing and warnings in the core, the double JSON alone
    costs about as much as jose's whole decode."""
