@@ -389,7 +389,8 @@ pub fn verify_signature(
 
 /// The checks before any cryptography, shared by the pure-Rust and the host
 /// verifiers ([`crate::host`]): the key fits `alg`, an HMAC secret is long
-/// enough, and the signature has exactly the length `alg` and the key need.
+/// enough, the signature has exactly the length `alg` and the key need, and
+/// an ECDSA signature's `r` and `s` are in range.
 pub fn check_format(alg: Alg, key: &VerifyingKey, signature: &[u8]) -> Result<(), Error> {
     if !key.fits(alg) {
         return Err(mismatch(alg, key));
@@ -422,6 +423,16 @@ pub fn check_format(alg: Alg, key: &VerifyingKey, signature: &[u8]) -> Result<()
             BadSignature,
             "the signature is {} bytes; {alg} needs {expected}{hint}",
             signature.len()
+        ));
+    }
+    // ECDSA: r and s must both be in [1, n - 1] (r = s = 0 is CVE-2022-21449),
+    // decided here so that no host is ever asked about such a signature.
+    if matches!(alg, Alg::ES256 | Alg::ES384 | Alg::ES512)
+        && ecdsa_signature_der(alg, signature).is_none()
+    {
+        return Err(err!(
+            BadSignature,
+            "the {alg} signature is malformed: r and s must both be between 1 and the group order"
         ));
     }
     Ok(())

@@ -106,7 +106,8 @@ impl EnvoyCrypto {
         let key = self.keys.get(usize::try_from(handle).ok()?)?;
         let der;
         let signature = if matches!(alg, Alg::ES256 | Alg::ES384 | Alg::ES512) {
-            // None for r = 0 or s = 0 and the like: pure Rust refuses those.
+            // The core refused out-of-range r and s already (alg::check_format);
+            // should it ever be None, pure Rust decides.
             der = ecdsa_signature_der(alg, signature)?;
             der.as_slice()
         } else {
