@@ -128,7 +128,8 @@ impl Verifier {
                 reason,
             })
         };
-        let rule = match self.rule_for(request.path) {
+        let rule_index = self.rule_index(request.path);
+        let rule = match rule_index.map(|i| &self.policy.rules[i]) {
             None => return allow("no_rule"),
             Some(Rule { bypass: true, .. }) if !is_ambiguous(request.path) => {
                 return allow("bypass")
@@ -148,7 +149,7 @@ impl Verifier {
                 "the path has dot-segments or encoded separators, so bypass rules do not apply to it",
             ));
         }
-        let target = self.target(Some(request.path));
+        let target = self.target_of(rule_index);
         let found = target
             .providers
             .iter()

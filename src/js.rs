@@ -290,16 +290,7 @@ impl JsVerifier {
             now: seconds(now),
             path: path.as_deref(),
         };
-        let explanation = self.verifier.explain(token, &options);
-        let mut out = json!({ "ok": explanation.ok, "checks": explanation.checks });
-        if let Some(error) = &explanation.error {
-            out["code"] = Value::from(error.code().as_str());
-            out["message"] = Value::from(error.message());
-        }
-        if let Some(provider) = explanation.provider {
-            out["provider"] = Value::from(provider);
-        }
-        to_json(&out)
+        to_json(&self.verifier.explain(token, &options))
     }
 
     /// Decides an HTTP request exactly as the Envoy filter does. `headers` is a

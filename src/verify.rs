@@ -84,12 +84,16 @@ pub struct VerifyOptions<'a> {
 }
 
 /// Every check performed on a token, in order, and the verdict.
+///
+/// Serializes as `{"ok", "code"?, "message"?, "provider"?, "checks"}`: the
+/// error's code and message sit at the top level, the shape every front end
+/// reports (the npm package's `explain`, debug logs, the inspector page).
 #[derive(Debug, Clone, Serialize)]
 pub struct Explanation {
     /// Whether the token was accepted.
     pub ok: bool,
     /// Why not, when it was not.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub error: Option<Error>,
     /// The provider that accepted it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,6 +110,10 @@ pub struct Verifier {
     pub(crate) providers: Vec<Compiled>,
     exact_rules: Vec<usize>,
     prefix_rules: Vec<usize>,
+    /// For each rule, the indices of the providers it requires (resolved once).
+    rule_providers: Vec<Vec<usize>>,
+    /// Every provider, in name order: tried when no rule with `requires` applies.
+    all_providers: Vec<usize>,
     deny_jti: BTreeSet<String>,
     deny_sub: BTreeSet<String>,
     /// Every header any provider sets: removed from every request first.
@@ -181,7 +189,7 @@ impl SignatureVerifier for Recorder {
 
 /// Which providers may accept a token, and the path's extra claim rules.
 pub(crate) struct Target<'v> {
-    pub(crate) providers: Vec<usize>,
+    pub(crate) providers: &'v [usize],
     pub(crate) rule_claims: &'v [ClaimRule],
 }
 
@@ -250,6 +258,17 @@ impl Verifier {
         Ok(Verifier {
             exact_rules: rule_index(true),
             prefix_rules: rule_index(false),
+            rule_providers: policy
+                .rules
+                .iter()
+                .map(|rule| {
+                    let names = rule.requires.iter().flatten();
+                    names
+                        .filter_map(|n| providers.iter().position(|p| &p.name == n))
+                        .collect()
+                })
+                .collect(),
+            all_providers: (0..providers.len()).collect(),
             deny_jti: policy.deny.jti.iter().cloned().collect(),
             deny_sub: policy.deny.sub.iter().cloned().collect(),
             providers,
@@ -340,6 +359,11 @@ impl Verifier {
     /// The rule for a request path (query and fragment ignored): an exact
     /// `path` rule first, else the longest matching `prefix`.
     pub fn rule_for(&self, path: &str) -> Option<&Rule> {
+        self.rule_index(path).map(|i| &self.policy.rules[i])
+    }
+
+    /// The index of [`Verifier::rule_for`]'s rule.
+    pub(crate) fn rule_index(&self, path: &str) -> Option<usize> {
         let path = path.split(['?', '#']).next().unwrap_or_default();
         let rules = &self.policy.rules;
         self.exact_rules
@@ -350,7 +374,7 @@ impl Verifier {
                     .iter()
                     .find(|i| path.starts_with(rule_text(&rules[**i])))
             })
-            .map(|i| &rules[*i])
+            .copied()
     }
 
     /// Verifies a token. See [`VerifyOptions`] for how the path is used.
@@ -408,7 +432,7 @@ impl Verifier {
         // candidate key of every provider is asked for.
         let _ = self.authenticate(
             token,
-            &target.providers,
+            target.providers,
             options.now,
             Some(&recorder),
             &mut Trace::off(),
@@ -418,21 +442,19 @@ impl Verifier {
 
     /// The providers and extra claim rules for a path.
     pub(crate) fn target(&self, path: Option<&str>) -> Target<'_> {
-        match path.and_then(|p| self.rule_for(p)) {
-            Some(
-                rule @ Rule {
-                    requires: Some(names),
-                    ..
-                },
-            ) => Target {
-                providers: names
-                    .iter()
-                    .filter_map(|n| self.provider_index(n))
-                    .collect(),
-                rule_claims: &rule.claim_rules,
+        self.target_of(path.and_then(|p| self.rule_index(p)))
+    }
+
+    /// The providers and extra claim rules of a rule (by index): the rule's
+    /// own when it has `requires`, else every provider and no extra rules.
+    pub(crate) fn target_of(&self, rule: Option<usize>) -> Target<'_> {
+        match rule {
+            Some(i) if self.policy.rules[i].requires.is_some() => Target {
+                providers: &self.rule_providers[i],
+                rule_claims: &self.policy.rules[i].claim_rules,
             },
             _ => Target {
-                providers: (0..self.providers.len()).collect(),
+                providers: &self.all_providers,
                 rule_claims: &[],
             },
         }
@@ -464,7 +486,7 @@ impl Verifier {
         }
         let host = self.host.0.as_deref();
         let (verified, provider, valid_until) =
-            self.authenticate(token, &target.providers, now, host, trace)?;
+            self.authenticate(token, target.providers, now, host, trace)?;
         if let Some(cache) = cache {
             cache.insert(token, provider, &verified, valid_until);
         }

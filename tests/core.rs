@@ -145,15 +145,7 @@ fn every_error_code_is_reachable() {
     reached.insert(keys.unwrap_err().code().as_str().into());
 
     let v = verifier();
-    let d = v.authorize(
-        &Request {
-            method: "GET",
-            path: "/orders",
-            headers: &[],
-        },
-        now,
-        None,
-    );
+    let d = get(&v, "/orders", &[], now);
     let Decision::Deny(deny) = d else {
         panic!("no token must be denied")
     };
@@ -168,6 +160,19 @@ fn every_error_code_is_reachable() {
         missing.is_empty(),
         "error codes no test reaches: {missing:?}"
     );
+}
+
+/// `v`'s decision for a GET of `path` with `headers` at `now`, without a cache.
+fn get(v: &Verifier, path: &str, headers: &[(String, String)], now: i64) -> Decision {
+    v.authorize(
+        &Request {
+            method: "GET",
+            path,
+            headers,
+        },
+        now,
+        None,
+    )
 }
 
 fn bearer(token: &str) -> Vec<(String, String)> {
@@ -190,15 +195,7 @@ fn http_allow_sets_claim_headers_strips_token_and_spoofed_headers() {
     let v = verifier();
     let (token, now) = token_named("valid ES256");
     let headers = bearer(&token);
-    let d = v.authorize(
-        &Request {
-            method: "GET",
-            path: "/orders?x=1",
-            headers: &headers,
-        },
-        now,
-        None,
-    );
+    let d = get(&v, "/orders?x=1", &headers, now);
     let Decision::Allow(allow) = d else {
         panic!("{d:?}")
     };
@@ -217,15 +214,7 @@ fn http_allow_sets_claim_headers_strips_token_and_spoofed_headers() {
 fn http_denials_follow_rfc_6750() {
     let v = verifier();
     let (expired, now) = token_named("expired");
-    let d = v.authorize(
-        &Request {
-            method: "GET",
-            path: "/",
-            headers: &bearer(&expired),
-        },
-        now,
-        None,
-    );
+    let d = get(&v, "/", &bearer(&expired), now);
     let Decision::Deny(deny) = d else { panic!() };
     assert_eq!(deny.status, 401);
     let challenge = &deny
@@ -239,28 +228,12 @@ fn http_denials_follow_rfc_6750() {
     assert_eq!(body["error"], "expired");
 
     let (no_admin, now) = token_named("claim rule failed");
-    let d = v.authorize(
-        &Request {
-            method: "GET",
-            path: "/admin/x",
-            headers: &bearer(&no_admin),
-        },
-        now,
-        None,
-    );
+    let d = get(&v, "/admin/x", &bearer(&no_admin), now);
     let Decision::Deny(deny) = d else { panic!() };
     assert_eq!(deny.status, 403);
     assert!(deny.headers[0].1.contains(r#"error="insufficient_scope""#));
 
-    let d = v.authorize(
-        &Request {
-            method: "GET",
-            path: "/",
-            headers: &[],
-        },
-        now,
-        None,
-    );
+    let d = get(&v, "/", &[], now);
     let Decision::Deny(deny) = d else { panic!() };
     assert_eq!(
         (deny.status, deny.headers[0].1.as_str()),
@@ -274,15 +247,7 @@ fn hide_details_keeps_reasons_out_of_responses() {
     p["response"] = serde_json::json!({"hide_details": true, "realm": "api"});
     let v = Verifier::from_json(&p.to_string()).unwrap();
     let (expired, now) = token_named("expired");
-    let Decision::Deny(deny) = v.authorize(
-        &Request {
-            method: "GET",
-            path: "/",
-            headers: &bearer(&expired),
-        },
-        now,
-        None,
-    ) else {
+    let Decision::Deny(deny) = get(&v, "/", &bearer(&expired), now) else {
         panic!()
     };
     assert_eq!(
@@ -412,29 +377,13 @@ fn token_locations_and_bypass() {
     );
     // A bypass prefix does not open paths that an upstream may normalise elsewhere.
     assert!(matches!(
-        v.authorize(
-            &Request {
-                method: "GET",
-                path: "/login/../admin",
-                headers: &[]
-            },
-            now,
-            None
-        ),
+        get(&v, "/login/../admin", &[], now),
         Decision::Deny(_)
     ));
     // allow_missing still refuses a present but invalid token.
     let (expired, _) = token_named("expired");
     assert!(matches!(
-        v.authorize(
-            &Request {
-                method: "GET",
-                path: "/public/x",
-                headers: &[("x-token".into(), expired)]
-            },
-            now,
-            None
-        ),
+        get(&v, "/public/x", &[("x-token".into(), expired)], now),
         Decision::Deny(_)
     ));
 }
@@ -594,15 +543,7 @@ fn repeated_token_headers_are_malformed_not_jwe() {
         "authorization".to_string(),
         format!("Bearer {token}, Bearer {token}"),
     )];
-    let Decision::Deny(deny) = v.authorize(
-        &Request {
-            method: "GET",
-            path: "/",
-            headers: &headers,
-        },
-        now,
-        None,
-    ) else {
+    let Decision::Deny(deny) = get(&v, "/", &headers, now) else {
         panic!("two tokens in one header must be refused")
     };
     assert_eq!(deny.error.code(), ErrorCode::Malformed);
@@ -722,4 +663,38 @@ fn asynchronous_hosts_answer_signature_requests_ahead_of_time() {
         "every host check was answered ahead of time"
     );
     assert!(!host.known.borrow().is_empty());
+}
+
+#[test]
+fn explanations_serialize_with_the_error_at_the_top_level() {
+    let v = verifier();
+    let (expired, now) = token_named("expired");
+    let report =
+        serde_json::to_value(v.explain(&expired, &VerifyOptions { now, path: None })).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["code"], "expired");
+    assert!(report["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("the token expired at"));
+    assert!(report.get("provider").is_none() && report.get("error").is_none());
+    let (valid, now) = token_named("valid EdDSA");
+    let report = serde_json::to_value(v.explain(
+        &valid,
+        &VerifyOptions {
+            now,
+            path: Some("/"),
+        },
+    ))
+    .unwrap();
+    assert_eq!(
+        (report["ok"].clone(), report["provider"].clone()),
+        (Value::from(true), Value::from("idp"))
+    );
+    assert!(report.get("code").is_none());
+    assert!(report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["ok"] == true));
 }

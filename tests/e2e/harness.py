@@ -200,6 +200,16 @@ def stop_all() -> None:
         env.stop()
 
 
+def stop_started(started: list) -> None:
+    """Stops what a test module started (Envoys and echo upstreams), newest first."""
+    for thing in reversed(started):
+        if isinstance(thing, Envoy):
+            thing.stop()
+        else:
+            thing.__exit__(None, None, None)
+    started.clear()
+
+
 class Envoy:
     """Runs one Envoy with `bootstrap` (a dict, or YAML text) until stop().
 

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import scenario  # noqa: E402
 from harness import (  # noqa: E402
+    stop_started,
     ROOT,
     Envoy,
     EnvoyFailedToStart,
@@ -99,12 +100,7 @@ def setUpModule() -> None:  # noqa: N802 (unittest's name)
 
 
 def tearDownModule() -> None:  # noqa: N802
-    for thing in reversed(_started):
-        if isinstance(thing, Envoy):
-            thing.stop()
-        else:
-            thing.__exit__(None, None, None)
-    _started.clear()
+    stop_started(_started)
 
 
 def _send(env: Envoy, case: scenario.Case):

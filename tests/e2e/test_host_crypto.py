@@ -29,6 +29,7 @@ sys.path.insert(0, str(HERE.parents[1] / "tests" / "fixtures" / "tokens"))
 
 import scenario  # noqa: E402
 from harness import (  # noqa: E402
+    stop_started,
     LOCALHOST,
     ROOT,
     EchoUpstream,
@@ -104,12 +105,7 @@ def setUpModule() -> None:  # noqa: N802 (unittest's name)
 
 
 def tearDownModule() -> None:  # noqa: N802
-    for thing in reversed(_started):
-        if isinstance(thing, Envoy):
-            thing.stop()
-        else:
-            thing.__exit__(None, None, None)
-    _started.clear()
+    stop_started(_started)
     ENVOYS.clear()
     FIXTURE.clear()
 
