@@ -64,52 +64,7 @@ def log(msg: str) -> None:
 
 def bootstrap(http_filters: list[dict]) -> dict:
     """A listener whose only route answers 200 itself (no upstream)."""
-    return {
-        "admin": {"address": {"socket_address": {"address": harness.LOCALHOST, "port_value": 0}}},
-        "static_resources": {
-            "listeners": [
-                {
-                    "name": "ingress",
-                    "address": {"socket_address": {"address": harness.LOCALHOST, "port_value": 0}},
-                    "filter_chains": [
-                        {
-                            "filters": [
-                                {
-                                    "name": "envoy.filters.network.http_connection_manager",
-                                    "typed_config": {
-                                        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                                        "stat_prefix": "ingress",
-                                        "route_config": {
-                                            "name": "local",
-                                            "virtual_hosts": [
-                                                {
-                                                    "name": "all",
-                                                    "domains": ["*"],
-                                                    "routes": [
-                                                        {
-                                                            "match": {"prefix": "/"},
-                                                            "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}},
-                                                        }
-                                                    ],
-                                                }
-                                            ],
-                                        },
-                                        "http_filters": http_filters
-                                        + [
-                                            {
-                                                "name": "envoy.filters.http.router",
-                                                "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
-                                            }
-                                        ],
-                                    },
-                                }
-                            ]
-                        }
-                    ],
-                }
-            ]
-        },
-    }
+    return harness.bootstrap(http_filters, None)
 
 
 def wasm_filter(name: str, wasm: str, configuration: str) -> dict:

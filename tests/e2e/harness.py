@@ -342,8 +342,15 @@ def envoy_extensions(log: str, category: str) -> list[str]:
 # --------------------------------------------------------------------------
 
 
-def _bootstrap(http_filters: list[dict], upstream_port: int) -> dict:
-    return {
+def bootstrap(http_filters: list[dict], upstream_port: int | None) -> dict:
+    """A listener on LOCALHOST with `http_filters` before the router. Its one route
+    goes to the echo upstream on `upstream_port`, or, with None, answers 200 itself
+    (`direct_response`, no upstream: what the benchmarks measure)."""
+    if upstream_port is None:
+        route = {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}}}
+    else:
+        route = {"match": {"prefix": "/"}, "route": {"cluster": "echo", "timeout": "5s"}}
+    config = {
         "admin": {"address": {"socket_address": {"address": LOCALHOST, "port_value": 0}}},
         "static_resources": {
             "listeners": [
@@ -364,7 +371,7 @@ def _bootstrap(http_filters: list[dict], upstream_port: int) -> dict:
                                                 {
                                                     "name": "all",
                                                     "domains": ["*"],
-                                                    "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "echo", "timeout": "5s"}}],
+                                                    "routes": [route],
                                                 }
                                             ],
                                         },
@@ -382,21 +389,23 @@ def _bootstrap(http_filters: list[dict], upstream_port: int) -> dict:
                     ],
                 }
             ],
-            "clusters": [
-                {
-                    "name": "echo",
-                    "type": "STATIC",
-                    "connect_timeout": "2s",
-                    "load_assignment": {
-                        "cluster_name": "echo",
-                        "endpoints": [
-                            {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": LOCALHOST, "port_value": upstream_port}}}}]}
-                        ],
-                    },
-                }
-            ],
         },
     }
+    if upstream_port is not None:
+        config["static_resources"]["clusters"] = [
+            {
+                "name": "echo",
+                "type": "STATIC",
+                "connect_timeout": "2s",
+                "load_assignment": {
+                    "cluster_name": "echo",
+                    "endpoints": [
+                        {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": LOCALHOST, "port_value": upstream_port}}}}]}
+                    ],
+                },
+            }
+        ]
+    return config
 
 
 def wasm_filter(wasm_path: str, policy, runtime: str = "envoy.wasm.runtime.v8", failure_policy: str = "FAIL_CLOSED") -> dict:
@@ -426,7 +435,7 @@ def wasm_filter(wasm_path: str, policy, runtime: str = "envoy.wasm.runtime.v8", 
 
 
 def bootstrap_jwtgate(wasm_path: str, policy, upstream_port: int, runtime: str = "envoy.wasm.runtime.v8", failure_policy: str = "FAIL_CLOSED") -> dict:
-    return _bootstrap([wasm_filter(wasm_path, policy, runtime, failure_policy)], upstream_port)
+    return bootstrap([wasm_filter(wasm_path, policy, runtime, failure_policy)], upstream_port)
 
 
 def bootstrap_jwt_authn(jwt_authn: dict, upstream_port: int, rbac: dict | None = None) -> dict:
@@ -438,7 +447,7 @@ def bootstrap_jwt_authn(jwt_authn: dict, upstream_port: int, rbac: dict | None =
     ]
     if rbac is not None:
         filters.append({"name": "envoy.filters.http.rbac", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC", **rbac}})
-    return _bootstrap(filters, upstream_port)
+    return bootstrap(filters, upstream_port)
 
 
 # --------------------------------------------------------------------------
