@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'claim_rule_failed'
   | 'revoked'
   | 'invalid_key'
-  | 'invalid_config';
+  | 'invalid_config'
+  | 'invalid_path';
 
 /** A token or policy was refused. */
 export class JwtError extends Error {
@@ -77,10 +78,16 @@ export interface Explanation {
 
 export interface HttpRequest {
   method: string;
-  /** Path with query string, as received. */
+  /**
+   * The request target with its query string, as received: origin-form
+   * (`/a?b`) or absolute-form (`http://host/a?b`). The core canonicalizes it
+   * (or refuses it with 400 `invalid_path`) before choosing a rule.
+   */
   path: string;
   /** Flat [name, value, name, value, ...] list, like Node's `req.rawHeaders`. */
   headers: string[];
+  /** The application routes paths without case (Express's default): match rules without case too. */
+  caseInsensitive?: boolean;
 }
 
 export interface Allow {
@@ -90,6 +97,7 @@ export interface Allow {
   claims?: JsonObject | null;
   remove_headers: string[];
   set_headers: [string, string][];
+  /** The canonical target to forward (and without the token's query parameter), when it differs from what arrived. */
   set_path: string | null;
   reason: string;
 }
@@ -196,9 +204,22 @@ export interface MiddlewareResponse {
   end(body?: string): unknown;
 }
 
-/** Express/Connect middleware: sets `req.auth` to the claims, or answers 401/403 as the Envoy filter does. */
+export interface MiddlewareOptions {
+  /**
+   * How the application matches paths. Default: Express's `case sensitive
+   * routing` setting (off unless enabled); for plain node:http, the policy's
+   * `paths.case_sensitive`.
+   */
+  caseSensitive?: boolean;
+}
+
+/**
+ * Express/Connect middleware: sets `req.auth` to the claims and `req.url` to
+ * the canonical target, or answers 400/401/403 as the Envoy filter does.
+ */
 export function jwtgateMiddleware(
   verifier: Verifier,
+  options?: MiddlewareOptions,
 ): (req: MiddlewareRequest, res: MiddlewareResponse, next: (err?: unknown) => void) => void;
 
 /**

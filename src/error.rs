@@ -57,6 +57,9 @@ pub enum ErrorCode {
     InvalidKey,
     /// The policy (configuration) is invalid; the message names the field.
     InvalidConfig,
+    /// The request target cannot be read one way only (an encoded `/`, a
+    /// `..;` segment, not origin-form, ...): refused with HTTP 400 ([`crate::path`]).
+    InvalidPath,
 }
 
 impl ErrorCode {
@@ -85,6 +88,7 @@ impl ErrorCode {
         ErrorCode::Revoked,
         ErrorCode::InvalidKey,
         ErrorCode::InvalidConfig,
+        ErrorCode::InvalidPath,
     ];
 
     /// The stable snake_case name of this code, e.g. `"bad_signature"`.
@@ -113,6 +117,7 @@ impl ErrorCode {
             ErrorCode::Revoked => "revoked",
             ErrorCode::InvalidKey => "invalid_key",
             ErrorCode::InvalidConfig => "invalid_config",
+            ErrorCode::InvalidPath => "invalid_path",
         }
     }
 

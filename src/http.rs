@@ -12,12 +12,21 @@
 //!   "rules": [{"prefix": "/login", "bypass": true}, {"prefix": "/", "requires": "idp"}]
 //! }"#).unwrap();
 //! let headers = vec![("x-jwt-sub".to_string(), "spoofed".to_string())];
-//! let login = verifier.authorize(&Request { method: "GET", path: "/login", headers: &headers }, 0, None);
-//! match login {
+//! let request = |path| Request { method: "GET", path, headers: &headers, case_insensitive: false };
+//! match verifier.authorize(&request("/login"), 0, None) {
 //!     Decision::Allow(allow) => assert_eq!(allow.remove_headers, ["x-jwt-sub"]),
 //!     Decision::Deny(_) => unreachable!(),
 //! }
-//! let orders = verifier.authorize(&Request { method: "GET", path: "/orders", headers: &headers }, 0, None);
+//! // The rule is chosen on the canonical path, and that path is forwarded.
+//! match verifier.authorize(&request("/login/../orders"), 0, None) {
+//!     Decision::Deny(deny) => assert_eq!(deny.error.code().as_str(), "missing"),
+//!     Decision::Allow(_) => unreachable!(),
+//! }
+//! match verifier.authorize(&request("/%6cogin/x?a=1"), 0, None) {
+//!     Decision::Allow(allow) => assert_eq!(allow.set_path.as_deref(), Some("/login/x?a=1")),
+//!     Decision::Deny(_) => unreachable!(),
+//! }
+//! let orders = verifier.authorize(&request("/orders"), 0, None);
 //! match orders {
 //!     Decision::Deny(deny) => {
 //!         assert_eq!(deny.status, 401);
@@ -27,53 +36,66 @@
 //! }
 //! ```
 
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use serde_json::Value;
 
-use crate::base64url;
 use crate::cache::VerifiedCache;
 use crate::claims::lookup;
-use crate::error::{Error, ErrorCode};
+use crate::error::{err, Error, ErrorCode};
 use crate::explain::Trace;
+use crate::path::{self, RequestTarget};
 use crate::policy::Rule;
-use crate::verify::{Verified, Verifier};
+use crate::verify::{Target, Verified, Verifier};
 
 /// The parts of an HTTP request the decision needs.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
     /// The method, e.g. `"GET"`.
     pub method: &'a str,
-    /// The path with its query string (Envoy's `:path`).
+    /// The request target as it arrived, with its query: origin-form
+    /// (`/a?b`, Envoy's `:path`) or absolute-form (`http://h/a?b`, which
+    /// Node hands to applications as is). It is canonicalized
+    /// ([`crate::path`]) before any rule is chosen.
     pub path: &'a str,
-    /// The request headers (names are matched case-insensitively).
+    /// The request headers, repeated names included (names are matched
+    /// case-insensitively; repeated headers are read joined by `,`, as a
+    /// proxy forwards them).
     pub headers: &'a [(String, String)],
+    /// The application behind routes paths without regard to case
+    /// (Express's default): rules are then matched without case as well,
+    /// whatever the policy's `paths.case_sensitive` says.
+    pub case_insensitive: bool,
 }
 
 /// What to do with a request.
 #[derive(Debug, Clone)]
 pub enum Decision {
-    /// Send it upstream, after the header edits in [`Allow`].
+    /// Send it upstream, after the edits in [`Allow`].
     Allow(Allow),
     /// Answer it with [`Denial`] and do not send it upstream.
     Deny(Denial),
 }
 
 /// A request to pass on, with the edits to make first, in this order:
-/// remove `remove_headers`, set `set_headers`, replace the path with `set_path`.
+/// remove `remove_headers`, set `set_headers`, replace the target with
+/// `set_path`.
 #[derive(Debug, Clone)]
 pub struct Allow {
     /// The verified token, when one was checked.
     pub verified: Option<Verified>,
     /// Headers to remove: every header jwtgate sets (so clients cannot spoof
-    /// them), and the token's header when `forward` is false.
+    /// them), and every header holding the token when `forward` is false.
     pub remove_headers: Vec<String>,
     /// Headers to set (replacing any value): claim headers, the payload
     /// header, a `cookie` header without the token.
     pub set_headers: Vec<(String, String)>,
-    /// A new path, when the token was removed from the query string.
+    /// The target to forward instead of the one that arrived: the canonical
+    /// origin-form the rule was chosen on (and without the token's query
+    /// parameter when `forward` is false). `None` when it is unchanged.
     pub set_path: Option<String>,
     /// Why it is allowed: `"verified"`, `"bypass"`, `"no_rule"`,
     /// `"missing_allowed"` or `"cors_preflight"`.
@@ -83,9 +105,10 @@ pub struct Allow {
 /// A request to refuse, and the response to send.
 #[derive(Debug, Clone)]
 pub struct Denial {
-    /// 401 (missing or invalid token) or 403 (claim rules not met).
+    /// 400 (`invalid_path`), 401 (missing or invalid token) or 403 (claim
+    /// rules not met).
     pub status: u16,
-    /// Response headers: `www-authenticate` and `content-type`.
+    /// Response headers: `content-type`, and `www-authenticate` for 401/403.
     pub headers: Vec<(String, String)>,
     /// The JSON body: `{"error": code, "message": sentence}`.
     pub body: String,
@@ -93,47 +116,75 @@ pub struct Denial {
     pub error: Error,
 }
 
-/// Where a token was found.
-enum Found<'r> {
-    Header { name: String, token: &'r str },
-    Param { name: String, token: &'r str },
-    Cookie { name: String, token: &'r str },
+/// A place a provider reads its token from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Location<'p> {
+    Header { name: &'p str, prefix: &'p str },
+    Param(&'p str),
+    Cookie(&'p str),
 }
 
-impl Found<'_> {
-    fn token(&self) -> &str {
+/// `Authorization: Bearer` and `access_token`: jwt_authn's defaults.
+const DEFAULT_LOCATIONS: [Location<'static>; 2] = [
+    Location::Header {
+        name: "authorization",
+        prefix: "Bearer ",
+    },
+    Location::Param("access_token"),
+];
+
+impl Location<'_> {
+    fn describe(&self) -> String {
         match self {
-            Found::Header { token, .. }
-            | Found::Param { token, .. }
-            | Found::Cookie { token, .. } => token,
+            Location::Header { name, .. } => format!("the {name} header"),
+            Location::Param(name) => format!("the {name} query parameter"),
+            Location::Cookie(name) => format!("the {name} cookie"),
         }
     }
+}
+
+/// A token found at a location (owned only when read from a repeated header).
+struct Found<'p, 'r> {
+    location: Location<'p>,
+    token: Cow<'r, str>,
 }
 
 impl Verifier {
     /// Decides what to do with an HTTP request at time `now` (Unix seconds),
     /// using `cache` for tokens seen before.
+    ///
+    /// The target is canonicalized first (or refused with `invalid_path`);
+    /// the rule is chosen on the canonical path, and [`Allow::set_path`]
+    /// says to forward that path whenever it differs from what arrived.
+    /// Every location of the rule's providers is read: a request carries at
+    /// most one token (copies of the same token are fine), and the token is
+    /// only checked by providers that read it where it was found.
     pub fn authorize(
         &self,
         request: &Request<'_>,
         now: i64,
         cache: Option<&mut VerifiedCache>,
     ) -> Decision {
-        let allow = |reason| {
+        let paths = &self.policy.paths;
+        let target = match RequestTarget::parse(request.path, paths.merge_slashes) {
+            Ok(target) => target,
+            Err(e) => return self.deny(e),
+        };
+        let case_sensitive = paths.case_sensitive && !request.case_insensitive;
+        let rule_index = self.rule_index(request.method, target.path(), case_sensitive);
+        let changed = |forward: String| (forward != request.path).then_some(forward);
+        let pass = |reason| {
             Decision::Allow(Allow {
                 verified: None,
                 remove_headers: self.output_headers.clone(),
                 set_headers: Vec::new(),
-                set_path: None,
+                set_path: changed(target.origin_form()),
                 reason,
             })
         };
-        let rule_index = self.rule_index(request.path);
         let rule = match rule_index.map(|i| &self.policy.rules[i]) {
-            None => return allow("no_rule"),
-            Some(Rule { bypass: true, .. }) if !is_ambiguous(request.path) => {
-                return allow("bypass")
-            }
+            None => return pass("no_rule"),
+            Some(Rule { bypass: true, .. }) => return pass("bypass"),
             Some(rule) => rule,
         };
         if self.policy.allow_cors_preflight
@@ -141,85 +192,83 @@ impl Verifier {
             && header(request, "origin").is_some()
             && header(request, "access-control-request-method").is_some()
         {
-            return allow("cors_preflight");
+            return pass("cors_preflight");
         }
-        if rule.bypass {
-            return self.deny(Error::new(
-                ErrorCode::Malformed,
-                "the path has dot-segments or encoded separators, so bypass rules do not apply to it",
-            ));
+        let rule_target = self.target_of(rule_index);
+        let query = target.query();
+        let mut found: Vec<(usize, Found)> = Vec::new();
+        for &p in rule_target.providers {
+            for location in self.locations(p) {
+                found.extend(find(request, query, location).into_iter().map(|f| (p, f)));
+            }
         }
-        let target = self.target_of(rule_index);
-        let found = target
-            .providers
-            .iter()
-            .find_map(|i| self.find_token(*i, request));
-        let found = match found {
-            Some(found) => found,
-            None if rule.allow_missing && !is_ambiguous(request.path) => {
-                return allow("missing_allowed")
+        let Some((_, first)) = found.first() else {
+            if rule.allow_missing {
+                return pass("missing_allowed");
             }
-            None => {
-                return self.deny(Error::new(
-                    ErrorCode::Missing,
-                    "no token was found in the request",
-                ))
-            }
+            return self.deny(err!(Missing, "no token was found in the request"));
         };
-        if found.token().contains(',') {
+        if let Some((_, f)) = found.iter().find(|(_, f)| f.token.contains(',')) {
             // Proxies join repeated headers with commas; a token has none.
-            return self.deny(Error::new(
-                ErrorCode::Malformed,
-                "the token header holds several values (is the header repeated?)",
+            return self.deny(err!(
+                Malformed,
+                "{} holds several values (is it repeated?)",
+                f.location.describe()
             ));
         }
-        match self.run(found.token(), &target, now, cache, &mut Trace::off()) {
-            Ok(verified) => Decision::Allow(self.allow_verified(request, found, verified)),
+        if let Some((_, other)) = found.iter().find(|(_, f)| f.token != first.token) {
+            return self.deny(err!(
+                Malformed,
+                "the request carries more than one token (in {} and in {}); send one",
+                first.location.describe(),
+                other.location.describe()
+            ));
+        }
+        let mut candidates: Vec<usize> = found.iter().map(|(p, _)| *p).collect();
+        candidates.dedup();
+        let candidate_target = Target {
+            providers: &candidates,
+            rule_claims: rule_target.rule_claims,
+        };
+        match self.run(
+            &first.token,
+            &candidate_target,
+            now,
+            cache,
+            &mut Trace::off(),
+        ) {
+            Ok(verified) => {
+                Decision::Allow(self.allow_verified(request, &target, &first.token, verified))
+            }
             Err(e) => self.deny(e),
         }
     }
 
-    fn find_token<'r>(&self, provider: usize, request: &Request<'r>) -> Option<Found<'r>> {
+    /// Where a provider reads its token.
+    fn locations(&self, provider: usize) -> Vec<Location<'_>> {
         let p = &self.providers[provider].config;
-        let default_locations =
-            p.from_headers.is_empty() && p.from_params.is_empty() && p.from_cookies.is_empty();
-        let from_header = |name: &str, prefix: &str| {
-            let value = header(request, name)?;
-            let token = strip_prefix_ignore_case(value, prefix)?.trim();
-            (!token.is_empty()).then(|| Found::Header {
-                name: name.to_string(),
-                token,
-            })
-        };
-        let from_param = |name: &str| {
-            let token = query_params(request.path).find(|(k, _)| *k == name)?.1;
-            (!token.is_empty()).then(|| Found::Param {
-                name: name.to_string(),
-                token,
-            })
-        };
-        if default_locations {
-            return from_header("authorization", "Bearer ").or_else(|| from_param("access_token"));
+        if p.from_headers.is_empty() && p.from_params.is_empty() && p.from_cookies.is_empty() {
+            return DEFAULT_LOCATIONS.to_vec();
         }
-        p.from_headers
-            .iter()
-            .find_map(|h| from_header(&h.name, &h.value_prefix))
-            .or_else(|| p.from_params.iter().find_map(|name| from_param(name)))
-            .or_else(|| {
-                p.from_cookies.iter().find_map(|name| {
-                    let token = cookies(request).find(|(k, _)| k == name)?.1;
-                    (!token.is_empty()).then(|| Found::Cookie {
-                        name: name.clone(),
-                        token,
-                    })
-                })
-            })
+        let headers = p.from_headers.iter().map(|h| Location::Header {
+            name: &h.name,
+            prefix: &h.value_prefix,
+        });
+        let params = p.from_params.iter().map(|n| Location::Param(n));
+        let cookies = p.from_cookies.iter().map(|n| Location::Cookie(n));
+        headers.chain(params).chain(cookies).collect()
     }
 
-    fn allow_verified(&self, request: &Request<'_>, found: Found<'_>, verified: Verified) -> Allow {
+    fn allow_verified(
+        &self,
+        request: &Request<'_>,
+        target: &RequestTarget<'_>,
+        token: &str,
+        verified: Verified,
+    ) -> Allow {
         let mut remove_headers = self.output_headers.clone();
         let mut set_headers = Vec::new();
-        let mut set_path = None;
+        let mut query = target.query().map(String::from);
         let provider = self
             .provider_index(&verified.provider)
             .map(|i| &self.providers[i].config);
@@ -230,32 +279,50 @@ impl Verifier {
                 }
             }
             if let Some(name) = &p.forward_payload_header {
-                let json = serde_json::to_string(&verified.claims).unwrap_or_default();
-                set_headers.push((name.clone(), base64url::encode(json.as_bytes())));
+                // The payload segment as signed, byte for byte (as jwt_authn).
+                let payload = token.split('.').nth(1).unwrap_or_default();
+                set_headers.push((name.clone(), payload.to_string()));
             }
             if !p.forward {
-                match &found {
-                    Found::Header { name, .. } => remove_headers.push(name.clone()),
-                    Found::Param { name, .. } => set_path = Some(without_param(request.path, name)),
-                    Found::Cookie { name, .. } => {
-                        let rest: Vec<String> = cookies(request)
-                            .filter(|(k, _)| k != name)
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect();
-                        if rest.is_empty() {
-                            remove_headers.push("cookie".to_string());
-                        } else {
-                            set_headers.push(("cookie".to_string(), rest.join("; ")));
+                // Every copy, in any provider's location, not only the one used.
+                let mut cookie_names = Vec::new();
+                for location in (0..self.providers.len()).flat_map(|i| self.locations(i)) {
+                    let holds = find(request, target.query(), location)
+                        .iter()
+                        .any(|f| f.token == token);
+                    match location {
+                        _ if !holds => {}
+                        Location::Header { name, .. } => {
+                            if !remove_headers.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+                                remove_headers.push(name.to_string());
+                            }
                         }
+                        Location::Param(name) => {
+                            query = query.map(|q| without_param(&q, name, token));
+                        }
+                        Location::Cookie(name) => cookie_names.push(name),
+                    }
+                }
+                if !cookie_names.is_empty() {
+                    let rest: Vec<String> = cookies(request)
+                        .filter(|(k, v)| !(cookie_names.contains(k) && *v == token))
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
+                    if rest.is_empty() {
+                        remove_headers.push("cookie".to_string());
+                    } else {
+                        set_headers.push(("cookie".to_string(), rest.join("; ")));
                     }
                 }
             }
         }
+        let query = query.filter(|q| !q.is_empty());
+        let forward = path::with_query(target.path(), query.as_deref());
         Allow {
             verified: Some(verified),
             remove_headers,
             set_headers,
-            set_path,
+            set_path: (forward != request.path).then_some(forward),
             reason: "verified",
         }
     }
@@ -265,25 +332,33 @@ impl Verifier {
         let realm = &self.policy.response.realm;
         let hide = self.policy.response.hide_details;
         let code = error.code();
-        let (status, rfc_error) = if code.is_authorization_failure() {
+        let (status, rfc_error) = if code == ErrorCode::InvalidPath {
+            (400, None)
+        } else if code.is_authorization_failure() {
             (403, Some("insufficient_scope"))
         } else if code == ErrorCode::Missing {
             (401, None)
         } else {
             (401, Some("invalid_token"))
         };
-        let mut challenge = format!("Bearer realm=\"{realm}\"");
-        if let Some(e) = rfc_error {
-            challenge += &format!(", error=\"{e}\"");
-            if !hide {
-                challenge += &format!(
-                    ", error_description=\"{}\"",
-                    quoted_text(&error.to_string())
-                );
+        let mut headers = Vec::new();
+        if status != 400 {
+            let mut challenge = format!("Bearer realm=\"{realm}\"");
+            if let Some(e) = rfc_error {
+                challenge += &format!(", error=\"{e}\"");
+                if !hide {
+                    challenge += &format!(
+                        ", error_description=\"{}\"",
+                        quoted_text(&error.to_string())
+                    );
+                }
             }
+            headers.push(("www-authenticate".to_string(), challenge));
         }
+        headers.push(("content-type".to_string(), "application/json".to_string()));
         let (body_code, body_message) = if hide {
             match status {
+                400 => ("bad_request", "the request target is not accepted"),
                 403 => (
                     "forbidden",
                     "the token does not grant access to this resource",
@@ -304,22 +379,70 @@ impl Verifier {
         .to_string();
         Decision::Deny(Denial {
             status,
-            headers: alloc::vec![
-                ("www-authenticate".to_string(), challenge),
-                ("content-type".to_string(), "application/json".to_string()),
-            ],
+            headers,
             body,
             error,
         })
     }
 }
 
-fn header<'r>(request: &Request<'r>, name: &str) -> Option<&'r str> {
-    request
+/// Every value of a header, joined by `,` as a proxy joins repeated
+/// headers, so every front end reads a request the same way.
+fn header<'r>(request: &Request<'r>, name: &str) -> Option<Cow<'r, str>> {
+    let mut values = request
         .headers
         .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str());
+    let first = values.next()?;
+    match values.next() {
+        None => Some(Cow::Borrowed(first)),
+        Some(second) => {
+            let mut joined = format!("{first},{second}");
+            for v in values {
+                joined.push(',');
+                joined.push_str(v);
+            }
+            Some(Cow::Owned(joined))
+        }
+    }
+}
+
+/// The tokens at one location (several for a repeated query parameter or
+/// cookie; a repeated header is one joined value).
+fn find<'p, 'r>(
+    request: &Request<'r>,
+    query: Option<&'r str>,
+    location: Location<'p>,
+) -> Vec<Found<'p, 'r>> {
+    let found = |token: Cow<'r, str>| Found { location, token };
+    match location {
+        Location::Header { name, prefix } => {
+            let Some(value) = header(request, name) else {
+                return Vec::new();
+            };
+            let token = match value {
+                Cow::Borrowed(v) => {
+                    strip_prefix_ignore_case(v, prefix).map(|t| Cow::Borrowed(t.trim()))
+                }
+                Cow::Owned(joined) => strip_prefix_ignore_case(&joined, prefix)
+                    .map(|t| Cow::Owned(t.trim().to_string())),
+            };
+            token
+                .filter(|t| !t.is_empty())
+                .map(found)
+                .into_iter()
+                .collect()
+        }
+        Location::Param(name) => query_params(query)
+            .filter(|(k, v)| decoded_name(k) == name && !v.is_empty())
+            .map(|(_, v)| found(Cow::Borrowed(v)))
+            .collect(),
+        Location::Cookie(name) => cookies(request)
+            .filter(|(k, v)| *k == name && !v.is_empty())
+            .map(|(_, v)| found(Cow::Borrowed(v)))
+            .collect(),
+    }
 }
 
 fn strip_prefix_ignore_case<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
@@ -328,29 +451,52 @@ fn strip_prefix_ignore_case<'v>(value: &'v str, prefix: &str) -> Option<&'v str>
         .then(|| &value[prefix.len()..])
 }
 
-fn query_params(path: &str) -> impl Iterator<Item = (&str, &str)> {
-    let query = path.split_once('?').map(|(_, q)| q).unwrap_or_default();
-    let query = query.split('#').next().unwrap_or_default();
+fn query_params(query: Option<&str>) -> impl Iterator<Item = (&str, &str)> {
     query
+        .unwrap_or_default()
         .split('&')
         .filter(|kv| !kv.is_empty())
         .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
 }
 
-fn without_param(path: &str, name: &str) -> String {
-    let Some((base, query)) = path.split_once('?') else {
-        return path.to_string();
-    };
-    let query = query.split('#').next().unwrap_or_default();
-    let rest: Vec<&str> = query
-        .split('&')
-        .filter(|kv| !kv.is_empty() && kv.split('=').next() != Some(name))
-        .collect();
-    if rest.is_empty() {
-        base.to_string()
-    } else {
-        format!("{base}?{}", rest.join("&"))
+/// A query parameter's name percent-decoded, as the upstream will read it
+/// (`access%5Ftoken` is `access_token`).
+fn decoded_name(name: &str) -> Cow<'_, str> {
+    if !name.contains('%') {
+        return Cow::Borrowed(name);
     }
+    let bytes = name.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| core::str::from_utf8(h).ok());
+        match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            Some(b) if bytes[i] == b'%' => {
+                out.push(b);
+                i += 3;
+            }
+            _ => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The query without the parameters `name` that hold `token`.
+fn without_param(query: &str, name: &str, token: &str) -> String {
+    query
+        .split('&')
+        .filter(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let is_copy = decoded_name(k) == name && v == token;
+            !kv.is_empty() && !is_copy
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn cookies<'r>(request: &Request<'r>) -> impl Iterator<Item = (&'r str, &'r str)> {
@@ -395,37 +541,35 @@ fn quoted_text(s: &str) -> String {
         .collect()
 }
 
-/// `true` for paths whose meaning an upstream might normalise differently
-/// (dot-segments, encoded separators, backslashes): rules that skip checks
-/// never apply to them.
-fn is_ambiguous(path: &str) -> bool {
-    let path = path.split(['?', '#']).next().unwrap_or_default();
-    let lower = path.to_ascii_lowercase();
-    path.contains('\\')
-        || ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e))
-        || path
-            .split('/')
-            .any(|segment| segment == "." || segment == "..")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn query_and_cookie_parsing() {
-        let params: Vec<_> = query_params("/a?x=1&access_token=abc&y#frag").collect();
+        let params: Vec<_> = query_params(Some("x=1&access_token=abc&y")).collect();
         assert_eq!(params, [("x", "1"), ("access_token", "abc"), ("y", "")]);
         assert_eq!(
-            without_param("/a?x=1&access_token=abc&y=2", "access_token"),
-            "/a?x=1&y=2"
+            without_param(
+                "x=1&access_token=abc&y=2&access%5Ftoken=abc",
+                "access_token",
+                "abc"
+            ),
+            "x=1&y=2"
         );
-        assert_eq!(without_param("/a?access_token=abc", "access_token"), "/a");
+        assert_eq!(without_param("access_token=abc", "access_token", "abc"), "");
+        assert_eq!(
+            without_param("access_token=other", "access_token", "abc"),
+            "access_token=other"
+        );
+        assert_eq!(decoded_name("access%5ftoken"), "access_token");
+        assert_eq!(decoded_name("a%zz%4"), "a%zz%4");
         let headers = [("Cookie".to_string(), "a=1; jwt=tok;b=2".to_string())];
         let req = Request {
             method: "GET",
             path: "/",
             headers: &headers,
+            case_insensitive: false,
         };
         let all: Vec<_> = cookies(&req).collect();
         assert_eq!(all, [("a", "1"), ("jwt", "tok"), ("b", "2")]);
@@ -444,21 +588,5 @@ mod tests {
         assert_eq!(header_value(&Value::from("a\r\nx-admin: 1")), None);
         assert_eq!(header_value(&serde_json::json!({"a": 1})), None);
         assert_eq!(quoted_text("a \"b\" \\ é"), "a 'b' ' ?");
-    }
-
-    #[test]
-    fn ambiguous_paths() {
-        for p in [
-            "/login/../admin",
-            "/login/%2e%2e/admin",
-            "/login%2Fadmin",
-            "/login\\admin",
-            "/./x",
-        ] {
-            assert!(is_ambiguous(p), "{p}");
-        }
-        for p in ["/login", "/login/x.y", "/a?b=../c", "/..x"] {
-            assert!(!is_ambiguous(p), "{p}");
-        }
     }
 }

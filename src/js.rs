@@ -294,7 +294,8 @@ impl JsVerifier {
     }
 
     /// Decides an HTTP request exactly as the Envoy filter does. `headers` is a
-    /// flat `[name, value, name, value, ...]` list (Node's `req.rawHeaders`).
+    /// flat `[name, value, name, value, ...]` list (Node's `req.rawHeaders`);
+    /// `case_insensitive` says the application routes without case.
     /// Returns either
     /// `{"allow":true,"provider"?,"claims"?,"remove_headers","set_headers","set_path","reason"}`
     /// or `{"allow":false,"status","headers","body","code","message"}`.
@@ -303,6 +304,7 @@ impl JsVerifier {
         method: &str,
         path: &str,
         headers: Vec<String>,
+        case_insensitive: bool,
         now: f64,
     ) -> String {
         let mut flat = headers.into_iter();
@@ -314,6 +316,7 @@ impl JsVerifier {
             method,
             path,
             headers: &headers,
+            case_insensitive,
         };
         let decision = self
             .verifier

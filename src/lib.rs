@@ -35,7 +35,8 @@
 //! [`error`] codes; [`base64url`] and [`json`] strict decoding; [`jws`] compact
 //! JWS; [`jwk`] key sets; [`alg`] signature algorithms (the only module that
 //! touches cryptography, through `jwt-compact` and RustCrypto); [`claims`];
-//! [`policy`]; [`verify`] and [`explain`]; [`http`]; [`cache`]; [`decode`];
+//! [`policy`]; [`path`], the request path's canonical form and rule matching;
+//! [`verify`] and [`explain`]; [`http`]; [`cache`]; [`decode`];
 //! [`host`], the seam for the host's native signature checks.
 #![no_std]
 #![deny(missing_docs)]
@@ -54,6 +55,7 @@ pub mod http;
 pub mod json;
 pub mod jwk;
 pub mod jws;
+pub mod path;
 pub mod policy;
 pub mod verify;
 

@@ -39,11 +39,16 @@ use crate::error::{Error, ErrorCode};
 pub struct Policy {
     /// Token issuers and how to check their tokens, by name.
     pub providers: BTreeMap<String, Provider>,
-    /// Which requests need which provider. Exact `path` rules win over
-    /// `prefix` rules; among prefixes the longest wins. A path no rule
+    /// Which requests need which provider, matched on the canonical path
+    /// ([`crate::path`]). Exact `path` rules win over prefix rules
+    /// (`prefix`, `path_separated_prefix`); among prefixes the longest wins;
+    /// a rule with `methods` only applies to those methods. A path no rule
     /// matches has no requirement (as in Envoy `jwt_authn`).
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// How request paths are canonicalized and matched.
+    #[serde(default)]
+    pub paths: PathConfig,
     /// Revoked tokens, by `jti` and by `sub`.
     #[serde(default)]
     pub deny: DenyList,
@@ -173,16 +178,29 @@ pub struct ClaimRule {
     pub exists: Option<bool>,
 }
 
-/// Which requests a rule covers and what it requires.
+/// Which requests a rule covers and what it requires. Exactly one of
+/// `path`, `prefix` and `path_separated_prefix` is set, in canonical form.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
-    /// Match paths starting with this (the query string is not part of the path).
+    /// Match paths starting with this text (`/api` matches `/api`, `/api/x`
+    /// and `/apix`; the query string is not part of the path).
     #[serde(default)]
     pub prefix: Option<String>,
-    /// Match exactly this path.
+    /// Match this path and the paths below it, segment by segment (`/api`
+    /// matches `/api`, `/api/` and `/api/x`, not `/apix`), as `jwt_authn`'s
+    /// `path_separated_prefix`.
+    #[serde(default)]
+    pub path_separated_prefix: Option<String>,
+    /// Match exactly this path (also with one trailing `/`: `/admin` matches
+    /// `/admin/`, which most frameworks route to the same handler).
     #[serde(default)]
     pub path: Option<String>,
+    /// Only requests with one of these methods (compared without case;
+    /// `GET` also covers `HEAD`, which frameworks route to GET handlers).
+    /// Absent: every method.
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
     /// The provider, or any of several providers, that must accept the token.
     #[serde(default, deserialize_with = "one_or_many_opt")]
     pub requires: Option<Vec<String>>,
@@ -231,6 +249,30 @@ impl Default for Limits {
             max_token_bytes: default_max_token_bytes(),
             max_json_depth: default_max_json_depth(),
             max_jwks_keys: default_max_jwks_keys(),
+        }
+    }
+}
+
+/// How request paths are read ([`crate::path`] describes the canonical form).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathConfig {
+    /// Compare paths with rules case by case (default true). Set it to false
+    /// when the upstream routes without case (Express's default, IIS), so
+    /// `/ADMIN` meets the `/admin` rule.
+    #[serde(default = "default_true")]
+    pub case_sensitive: bool,
+    /// Merge empty segments (`//a` is `/a`, default true), as most upstreams
+    /// do. With false, such paths are refused with `invalid_path` instead.
+    #[serde(default = "default_true")]
+    pub merge_slashes: bool,
+}
+
+impl Default for PathConfig {
+    fn default() -> Self {
+        PathConfig {
+            case_sensitive: true,
+            merge_slashes: true,
         }
     }
 }
@@ -326,7 +368,7 @@ impl Policy {
 
     /// Checks what the JSON shape alone cannot say (cross references,
     /// one-of-several fields, value ranges).
-    fn check(&self) -> Result<(), Error> {
+    pub(crate) fn check(&self) -> Result<(), Error> {
         if self.providers.is_empty() {
             return Err(config_error("providers: at least one provider is required"));
         }
@@ -364,21 +406,43 @@ impl Policy {
         }
         for (i, r) in self.rules.iter().enumerate() {
             let at = format!("rules[{i}]");
-            match (&r.prefix, &r.path) {
-                (Some(_), Some(_)) => {
+            let matchers = [
+                ("path", &r.path),
+                ("prefix", &r.prefix),
+                ("path_separated_prefix", &r.path_separated_prefix),
+            ];
+            let mut set = matchers.iter().filter(|(_, v)| v.is_some());
+            let (field, text) = match (set.next(), set.next()) {
+                (Some((field, Some(text))), None) => (field, text),
+                (None, _) => {
                     return Err(config_error(format!(
-                        "{at}: set either prefix or path, not both"
+                        "{at}: needs one of path, prefix, path_separated_prefix"
                     )))
                 }
-                (None, None) => {
-                    return Err(config_error(format!("{at}: needs a prefix or a path")))
-                }
-                (Some(p), None) | (None, Some(p)) if !p.starts_with('/') => {
+                _ => {
                     return Err(config_error(format!(
-                        "{at}: the path or prefix must start with '/'"
+                        "{at}: set only one of path, prefix, path_separated_prefix"
                     )))
                 }
-                _ => {}
+            };
+            crate::path::check_rule_path(text)
+                .map_err(|why| config_error(format!("{at}.{field}: \"{text}\" {why}")))?;
+            if *field == "path_separated_prefix" && text.ends_with('/') {
+                return Err(config_error(format!(
+                    "{at}.path_separated_prefix: must not end with '/' (\"{text}\"); use prefix: \"/\" for every path"
+                )));
+            }
+            if let Some(methods) = &r.methods {
+                if methods.is_empty() {
+                    return Err(config_error(format!("{at}.methods: names no method")));
+                }
+                for (j, m) in methods.iter().enumerate() {
+                    if m.is_empty() || !m.bytes().all(is_token_byte) {
+                        return Err(config_error(format!(
+                            "{at}.methods[{j}]: \"{m}\" is not an HTTP method"
+                        )));
+                    }
+                }
             }
             match (&r.requires, r.bypass) {
                 (Some(_), true) => return Err(config_error(format!("{at}: set either requires or bypass, not both"))),
@@ -445,12 +509,17 @@ fn supported_algs() -> String {
         .join(", ")
 }
 
-/// RFC 7230 token characters; lower case only, as HTTP/2 and Envoy require.
+/// RFC 9110 token characters.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// RFC 9110 token characters; lower case only, as HTTP/2 and Envoy require.
 fn check_header_name(name: &str, at: &str) -> Result<(), Error> {
     let ok = !name.is_empty()
-        && name.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
-        });
+        && name
+            .bytes()
+            .all(|b| is_token_byte(b) && !b.is_ascii_uppercase());
     if ok {
         Ok(())
     } else {
@@ -575,7 +644,27 @@ mod tests {
     fn semantic_checks() {
         assert!(message(r#"{"providers":{}}"#).starts_with("providers:"));
         let m = message(&MIN.replace(r#""prefix":"/","#, ""));
-        assert!(m.starts_with("rules[0]: needs a prefix or a path"), "{m}");
+        assert!(m.starts_with("rules[0]: needs one of path, prefix"), "{m}");
+        let m = message(&MIN.replace(r#""prefix":"/","#, r#""prefix":"/a/../b","#));
+        assert!(
+            m.starts_with("rules[0].prefix: \"/a/../b\" is not in canonical form; write \"/b\""),
+            "{m}"
+        );
+        let m = message(&MIN.replace(r#""prefix":"/","#, r#""path_separated_prefix":"/api/","#));
+        assert!(
+            m.starts_with("rules[0].path_separated_prefix: must not end"),
+            "{m}"
+        );
+        let m = message(&MIN.replace(r#""prefix":"/","#, r#""prefix":"/","path":"/x","#));
+        assert!(m.starts_with("rules[0]: set only one of"), "{m}");
+        let m = message(&MIN.replace(
+            r#""prefix":"/","#,
+            r#""prefix":"/","methods":["GET","PO ST"],"#,
+        ));
+        assert!(
+            m.starts_with("rules[0].methods[1]: \"PO ST\" is not an HTTP method"),
+            "{m}"
+        );
         let m = message(&MIN.replace(r#""requires":"idp""#, r#""requires":"idp","bypass":true"#));
         assert!(m.contains("either requires or bypass"), "{m}");
         let m = message(&MIN.replace(r#""issuer":"i""#, r#""issuer":"i","algorithms":["none"]"#));

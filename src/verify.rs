@@ -41,6 +41,7 @@ use crate::host::{self, SignatureVerifier, VerifierChoice};
 use crate::json;
 use crate::jwk::{KeySet, KeySetOptions};
 use crate::jws::{self, printable, UntrustedJws};
+use crate::path::{match_key, RequestTarget, RuleMatcher};
 use crate::policy::{ClaimRule, Policy, Provider, Rule};
 
 /// A token that passed every check.
@@ -78,8 +79,10 @@ impl Verified {
 pub struct VerifyOptions<'a> {
     /// The current time, in Unix seconds (the caller's clock).
     pub now: i64,
-    /// The request path. When a rule with `requires` matches it, that rule's
-    /// providers and claim rules apply; otherwise every provider is tried.
+    /// The request path (or target). When a rule with `requires` matches it
+    /// (as for a GET request), that rule's providers and claim rules apply;
+    /// otherwise every provider is tried. A path that cannot be
+    /// canonicalized is an `invalid_path` error.
     pub path: Option<&'a str>,
 }
 
@@ -108,8 +111,11 @@ pub struct Explanation {
 pub struct Verifier {
     pub(crate) policy: Policy,
     pub(crate) providers: Vec<Compiled>,
-    exact_rules: Vec<usize>,
-    prefix_rules: Vec<usize>,
+    /// Each rule's matcher, in file order.
+    rule_matchers: Vec<RuleMatcher>,
+    /// Rule indices in the order they are tried: exact paths, then the
+    /// longest prefix first (equal lengths keep file order).
+    rule_order: Vec<usize>,
     /// For each rule, the indices of the providers it requires (resolved once).
     rule_providers: Vec<Vec<usize>>,
     /// Every provider, in name order: tried when no rule with `requires` applies.
@@ -204,8 +210,10 @@ impl Verifier {
         Ok(verifier)
     }
 
-    /// Prepares an already parsed policy.
+    /// Prepares an already parsed policy (checked again here, as a policy
+    /// built in code skipped [`Policy::from_json`]'s checks).
     pub fn from_policy(policy: Policy) -> Result<Verifier, Error> {
+        policy.check()?;
         let mut providers = Vec::new();
         let mut warnings = Vec::new();
         let mut output_headers = Vec::new();
@@ -247,17 +255,13 @@ impl Verifier {
                 algorithms,
             });
         }
-        let rule_index = |want_exact: bool| {
-            let mut idx: Vec<usize> = (0..policy.rules.len())
-                .filter(|i| policy.rules[*i].path.is_some() == want_exact)
-                .collect();
-            // Longest prefix first; equal lengths keep file order.
-            idx.sort_by_key(|i| core::cmp::Reverse(rule_text(&policy.rules[*i]).len()));
-            idx
-        };
+        let rule_matchers: Vec<RuleMatcher> = policy.rules.iter().map(RuleMatcher::new).collect();
+        let mut rule_order: Vec<usize> = (0..rule_matchers.len()).collect();
+        // A stable sort: equal precedence keeps file order.
+        rule_order.sort_by_key(|i| rule_matchers[*i].precedence());
         Ok(Verifier {
-            exact_rules: rule_index(true),
-            prefix_rules: rule_index(false),
+            rule_matchers,
+            rule_order,
             rule_providers: policy
                 .rules
                 .iter()
@@ -356,25 +360,35 @@ impl Verifier {
         &self.warnings
     }
 
-    /// The rule for a request path (query and fragment ignored): an exact
-    /// `path` rule first, else the longest matching `prefix`.
-    pub fn rule_for(&self, path: &str) -> Option<&Rule> {
-        self.rule_index(path).map(|i| &self.policy.rules[i])
+    /// The rule for a request: `target` as it arrived (origin-form or
+    /// absolute-form, with its query), matched on its canonical path
+    /// ([`crate::path`]). An exact `path` rule first, else the longest
+    /// matching prefix; rules with `methods` only for those methods.
+    /// A target that cannot be canonicalized is an `invalid_path` error.
+    pub fn rule_for(&self, method: &str, target: &str) -> Result<Option<&Rule>, Error> {
+        Ok(self
+            .rule_index_for(method, target)?
+            .map(|i| &self.policy.rules[i]))
     }
 
-    /// The index of [`Verifier::rule_for`]'s rule.
-    pub(crate) fn rule_index(&self, path: &str) -> Option<usize> {
-        let path = path.split(['?', '#']).next().unwrap_or_default();
-        let rules = &self.policy.rules;
-        self.exact_rules
+    fn rule_index_for(&self, method: &str, target: &str) -> Result<Option<usize>, Error> {
+        let paths = &self.policy.paths;
+        let target = RequestTarget::parse(target, paths.merge_slashes)?;
+        Ok(self.rule_index(method, target.path(), paths.case_sensitive))
+    }
+
+    /// The index of the rule for a canonical path.
+    pub(crate) fn rule_index(
+        &self,
+        method: &str,
+        canonical_path: &str,
+        case_sensitive: bool,
+    ) -> Option<usize> {
+        let key = match_key(canonical_path, case_sensitive);
+        self.rule_order
             .iter()
-            .find(|i| rules[**i].path.as_deref() == Some(path))
-            .or_else(|| {
-                self.prefix_rules
-                    .iter()
-                    .find(|i| path.starts_with(rule_text(&rules[**i])))
-            })
             .copied()
+            .find(|i| self.rule_matchers[*i].matches(method, &key, case_sensitive))
     }
 
     /// Verifies a token. See [`VerifyOptions`] for how the path is used.
@@ -389,15 +403,16 @@ impl Verifier {
         options: &VerifyOptions<'_>,
         cache: Option<&mut VerifiedCache>,
     ) -> Result<Verified, Error> {
-        let target = self.target(options.path);
+        let target = self.target(options.path)?;
         self.run(token, &target, options.now, cache, &mut Trace::off())
     }
 
     /// Verifies a token and reports every check performed, in order.
     pub fn explain(&self, token: &str, options: &VerifyOptions<'_>) -> Explanation {
         let mut trace = Trace::on();
-        let target = self.target(options.path);
-        let result = self.run(token, &target, options.now, None, &mut trace);
+        let result = self
+            .target(options.path)
+            .and_then(|target| self.run(token, &target, options.now, None, &mut trace));
         let checks = trace.into_checks();
         match result {
             Ok(v) => Explanation {
@@ -427,7 +442,9 @@ impl Verifier {
         options: &VerifyOptions<'_>,
     ) -> Vec<SignatureRequest> {
         let recorder = Recorder(RefCell::new(Vec::new()));
-        let target = self.target(options.path);
+        let Ok(target) = self.target(options.path) else {
+            return Vec::new();
+        };
         // The outcome does not matter: the recorder answers "no" so that every
         // candidate key of every provider is asked for.
         let _ = self.authenticate(
@@ -440,9 +457,13 @@ impl Verifier {
         recorder.0.into_inner()
     }
 
-    /// The providers and extra claim rules for a path.
-    pub(crate) fn target(&self, path: Option<&str>) -> Target<'_> {
-        self.target_of(path.and_then(|p| self.rule_index(p)))
+    /// The providers and extra claim rules for a path (matched as a GET).
+    pub(crate) fn target(&self, path: Option<&str>) -> Result<Target<'_>, Error> {
+        let rule = match path {
+            Some(path) => self.rule_index_for("GET", path)?,
+            None => None,
+        };
+        Ok(self.target_of(rule))
     }
 
     /// The providers and extra claim rules of a rule (by index): the rule's
@@ -616,11 +637,4 @@ fn key_warnings(provider: &str, keys: &KeySet) -> Vec<String> {
             )
         })
         .collect()
-}
-
-fn rule_text(rule: &Rule) -> &str {
-    rule.path
-        .as_deref()
-        .or(rule.prefix.as_deref())
-        .unwrap_or_default()
 }

@@ -150,6 +150,10 @@ fn every_error_code_is_reachable() {
         panic!("no token must be denied")
     };
     reached.insert(deny.error.code().as_str().into());
+    let Decision::Deny(deny) = get(&v, "/a%2Fb", &[], now) else {
+        panic!("an encoded slash must be refused")
+    };
+    reached.insert(deny.error.code().as_str().into());
 
     let missing: Vec<&str> = ErrorCode::ALL
         .iter()
@@ -169,6 +173,7 @@ fn get(v: &Verifier, path: &str, headers: &[(String, String)], now: i64) -> Deci
             method: "GET",
             path,
             headers,
+            case_insensitive: false,
         },
         now,
         None,
@@ -268,6 +273,7 @@ fn cache_hits_respect_expiry_and_rule_claims() {
         method: "GET",
         path: "/",
         headers: &headers,
+        case_insensitive: false,
     };
     assert!(matches!(
         v.authorize(&req, now, Some(&mut cache)),
@@ -283,6 +289,7 @@ fn cache_hits_respect_expiry_and_rule_claims() {
         method: "GET",
         path: "/admin",
         headers: &headers,
+        case_insensitive: false,
     };
     let Decision::Deny(deny) = v.authorize(&admin, now, Some(&mut cache)) else {
         panic!()
@@ -300,6 +307,7 @@ fn cache_hits_respect_expiry_and_rule_claims() {
         method: "GET",
         path: "/",
         headers: &bad_headers,
+        case_insensitive: false,
     };
     for _ in 0..2 {
         assert!(matches!(
@@ -333,6 +341,7 @@ fn token_locations_and_bypass() {
             method: "GET",
             path,
             headers,
+            case_insensitive: false,
         },
         now,
         None,
@@ -365,7 +374,8 @@ fn token_locations_and_bypass() {
             &Request {
                 method: "OPTIONS",
                 path: "/x",
-                headers: &preflight
+                headers: &preflight,
+                case_insensitive: false,
             },
             now,
             None
@@ -508,6 +518,7 @@ fn key_rotation_replaces_keys_and_empties_caches() {
         method: "GET",
         path: "/",
         headers: &headers,
+        case_insensitive: false,
     };
     assert!(matches!(
         v.authorize(&req, now, Some(&mut cache)),

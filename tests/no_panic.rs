@@ -75,7 +75,7 @@ proptest! {
         let _ = jwtgate::decode::decode(&token, Some(now));
         let headers = vec![("authorization".to_string(), format!("Bearer {token}"))];
         let mut cache = VerifiedCache::new(4, 4096);
-        let _ = v.authorize(&Request { method: "GET", path: "/admin?access_token=x", headers: &headers }, now, Some(&mut cache));
+        let _ = v.authorize(&Request { method: "GET", path: "/admin?access_token=x", headers: &headers, case_insensitive: false }, now, Some(&mut cache));
     }
 
     #[test]

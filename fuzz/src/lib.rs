@@ -145,6 +145,7 @@ pub fn policy(data: &[u8]) {
         method: "GET",
         path: "/admin?x=1",
         headers: &headers,
+        case_insensitive: false,
     };
     let _ = verifier.authorize(&request, NOW, None);
 }
@@ -169,6 +170,7 @@ pub fn authorize(data: &[u8]) {
         method,
         path,
         headers: &headers,
+        case_insensitive: false,
     };
     with_verifier(|verifier| {
         let plain = summary(&verifier.authorize(&request, NOW, None));

@@ -182,10 +182,12 @@ export class Verifier {
    * Decides an HTTP request as the Envoy filter would.
    * `headers` is a flat [name, value, ...] list like Node's `req.rawHeaders`.
    */
-  authorize({ method, path, headers }, options = {}) {
+  authorize({ method, path, headers, caseInsensitive = false }, options = {}) {
     text(method, 'method');
     text(path, 'path');
-    return JSON.parse(this.#inner.authorize(method, path, headers.map(String), seconds(options.now)));
+    return JSON.parse(
+      this.#inner.authorize(method, path, headers.map(String), caseInsensitive === true, seconds(options.now)),
+    );
   }
 }
 

@@ -106,6 +106,15 @@ test('verifyJws reports invalid_key when the key set it is given has no usable k
   reached.add('invalid_key');
 });
 
+test('a request target that cannot be read one way is invalid_path (HTTP 400)', () => {
+  const verifier = createVerifier(policyFor([rs], {}, { rules: [{ prefix: '/', requires: 'main' }] }));
+  const d = verifier.authorize({ method: 'GET', path: '/x%2F..%2Fadmin', headers: [] }, { now: NOW });
+  assert.equal(d.allow, false);
+  assert.equal(d.status, 400);
+  assert.equal(d.code, 'invalid_path');
+  reached.add(d.code);
+});
+
 test('every error code of the core was reached above', () => {
   assert.deepEqual([...reached].sort(), [...errorCodeList()].sort());
 });

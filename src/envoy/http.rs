@@ -97,6 +97,9 @@ impl HttpContext for Http {
             method: &method,
             path: &path,
             headers: &headers,
+            // Envoy's routes are case-sensitive unless a route says otherwise;
+            // `paths.case_sensitive: false` in the policy covers that case.
+            case_insensitive: false,
         };
         let now = self.now_unix_seconds();
         // For logs: the query may carry a token (from_params).

@@ -51,7 +51,7 @@ fn main() {
         let cold: Vec<_> = tokens.iter().map(|t| headers_for(t)).collect();
         let none = vec![("host".to_string(), "api.example.com".to_string())];
         let run = |headers: &[(String, String)], cache: Option<&mut VerifiedCache>, want_allow: bool| {
-            let r = Request { method: "GET", path: "/orders", headers };
+            let r = Request { method: "GET", path: "/orders", headers, case_insensitive: false };
             let d = verifier.authorize(&r, now, cache);
             match (&d, want_allow) {
                 (Decision::Allow(_), true) | (Decision::Deny(_), false) => {}
