@@ -78,6 +78,8 @@ class _EchoHandler(http.server.BaseHTTPRequestHandler):
         ).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
+        # Which upstream answered (tests with several routes).
+        self.send_header("x-echo-port", str(self.server.server_address[1]))
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":

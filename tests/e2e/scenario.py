@@ -341,7 +341,7 @@ def cases() -> list[Case]:
             "/login/../orders",
             lambda k: {},
             401,
-            "malformed",
+            "missing",  # the canonical path is /orders, which needs a token
             authn_status=200,
             why="jwt_authn bypasses /login/../orders by prefix and forwards it as is (Envoy does not normalize paths by default); an upstream that resolves it serves /orders without a token",
         ),
@@ -350,7 +350,7 @@ def cases() -> list[Case]:
             "/login/%2e%2e/orders",
             lambda k: {},
             401,
-            "malformed",
+            "missing",
             authn_status=200,
             why="as above, with %2e%2e",
         ),
@@ -374,5 +374,25 @@ def cases() -> list[Case]:
             method="OPTIONS",
         ),
         Case("OPTIONS that is not a preflight needs a token", "/orders", lambda k: {}, 401, "missing", method="OPTIONS"),
+        Case(
+            "dot segments walk into /admin without the role",
+            "/orders/../admin/users",
+            lambda k: bearer(k.sign("RS256", claims(roles=["reader"]))),
+            403,
+            "claim_rule_failed",
+            authn_status=200,
+            why="Envoy matches jwt_authn and RBAC rules on the raw path (normalize_path is off by default) and forwards it; "
+            "jwtgate chooses the rule on the canonical path /admin/users and forwards that",
+        ),
+        Case(
+            "encoded slash in the path",
+            "/x%2F..%2Forders",
+            lambda k: bearer(_valid(k, "RS256")),
+            400,
+            "invalid_path",
+            authn_status=200,
+            why="jwt_authn forwards %2F as is (path_with_escaped_slashes_action defaults to KEEP_UNCHANGED); "
+            "jwtgate refuses what upstreams may decode differently",
+        ),
     ]
     return out

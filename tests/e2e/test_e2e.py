@@ -59,7 +59,7 @@ ERROR_CODES = [
     "missing", "malformed", "jwe_unsupported", "too_large", "unsupported_alg", "unsupported_crit",
     "unknown_kid", "key_mismatch", "bad_signature", "expired", "not_yet_valid", "issued_in_future",
     "too_old", "lifetime_too_long", "missing_claim", "invalid_claim", "wrong_issuer", "wrong_audience",
-    "wrong_subject", "claim_rule_failed", "revoked", "invalid_key", "invalid_config",
+    "wrong_subject", "claim_rule_failed", "revoked", "invalid_key", "invalid_config", "invalid_path",
 ]
 
 # The proxy-wasm ABI 0.2.1 host functions (all in module "env"), as declared
@@ -151,6 +151,10 @@ def _gate_test(case: scenario.Case):
         self.assertEqual(body.get("error"), case.code, body)
         self.assertIsInstance(body.get("message"), str)
         self.assertEqual(r.header("content-type"), "application/json")
+        if case.status == 400:
+            # The request, not the token, is at fault: no Bearer challenge.
+            self.assertIsNone(r.header("www-authenticate"))
+            return
         params = _www_authenticate_params(r.header("www-authenticate") or "")
         self.assertEqual(params.get("realm"), scenario.REALM)
         if case.code == "missing":
@@ -615,10 +619,12 @@ def main() -> int:
     install_cleanup()
     WASM = str(Path(args.wasm).resolve())
     import test_host_crypto
+    import test_paths
 
     test_host_crypto.WASM = WASM
+    test_paths.WASM = WASM
     suite = unittest.TestSuite()
-    for module in (sys.modules[__name__], test_host_crypto):
+    for module in (sys.modules[__name__], test_host_crypto, test_paths):
         suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(module))
     if args.k:
         def keep(s):
