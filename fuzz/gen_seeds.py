@@ -23,7 +23,7 @@ def main():
     cases = json.loads((ROOT / "tests/fixtures/tokens/cases.json").read_text())["cases"]
     policy_text = (ROOT / "tests/fixtures/tokens/policy.json").read_text()
     policy = json.loads(policy_text)
-    seeds = {"token": {}, "jwks": {}, "policy": {}, "authorize": {}}
+    seeds = {"token": {}, "jwks": {}, "policy": {}, "authorize": {}, "path": {}}
 
     for i, case in enumerate(cases):
         n = f"{i:02}_{name(case['name'])}"
@@ -39,6 +39,16 @@ def main():
     seeds["authorize"]["cors_preflight"] = "OPTIONS /orders\norigin: https://a.example\naccess-control-request-method: GET\n"
     seeds["authorize"]["no_token"] = "GET /orders\n"
     seeds["authorize"]["two_tokens"] = f"GET /\nauthorization: Bearer {valid}\nauthorization: Bearer x.y.z\n"
+
+    # Request targets: the spellings tests/request.rs and tests/e2e/test_paths.py use.
+    for i, target in enumerate([
+        "/admin/users", "/orders/../admin/users", "/x/%2e%2e/admin/users", "/x%2F..%2Fadmin/users",
+        "/./admin/users", "/%61dmin/users", "//admin/users", "http://x/admin/users?a=1", "/..;/admin",
+        "/admin.", "/caf%c3%a9", "/a%C3%28", "*", "/a;v=1/b/", "/a?x=%2F&access_token=t#f",
+    ]):
+        seeds["path"][f"{i:02}"] = target
+    seeds["authorize"]["dot_segments"] = f"GET /orders/../admin/users\nauthorization: Bearer {valid}\n"
+    seeds["authorize"]["absolute_form"] = f"GET http://x/admin/users?access_token={valid}\n"
 
     for provider, config in policy["providers"].items():
         seeds["jwks"][f"provider_{provider}"] = json.dumps(config["jwks"])

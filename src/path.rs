@@ -218,11 +218,13 @@ fn normalize_encoding(raw: &str) -> Result<String, Error> {
                     ))
                 }
                 0x21..=0x7e => out.push(char::from(b)),
-                _ => return Err(err!(
+                _ => {
+                    return Err(err!(
                     InvalidPath,
                     "the path has a raw byte outside printable ASCII (0x{:02X}); percent-encode it",
                     b
-                )),
+                ))
+                }
             }
             i += 1;
             continue;

@@ -15,10 +15,15 @@
 //! - `policy`: a policy that loads can verify and authorize without panicking.
 //! - `authorize`: the decision is the same without a cache, on a cache miss
 //!   and on a cache hit.
+//! - `path`: a canonical target is a fixed point (canonicalizing it again
+//!   changes nothing) and has no dot segment, empty segment, backslash or
+//!   encoded `/`, `\` or `%`; the fixture policy picks the same rule for the
+//!   target and for its canonical form.
 
 use jwtgate::cache::VerifiedCache;
 use jwtgate::http::{Decision, Request};
 use jwtgate::jws::{Header, UntrustedJws};
+use jwtgate::path::RequestTarget;
 use jwtgate::policy::Limits;
 use jwtgate::verify::VerifyOptions;
 use jwtgate::{Alg, ErrorCode, KeySet, KeySetOptions, Verifier};
@@ -211,4 +216,48 @@ fn summary(decision: &Decision) -> Summary {
             code: d.error.code(),
         },
     }
+}
+
+/// `path`: the request-target parser and canonical form.
+pub fn path(data: &[u8]) {
+    let Ok(target) = std::str::from_utf8(data) else {
+        return;
+    };
+    for merge in [true, false] {
+        let Ok(parsed) = RequestTarget::parse(target, merge) else {
+            continue;
+        };
+        let canonical = parsed.origin_form();
+        let again = RequestTarget::parse(&canonical, merge).expect("a canonical target parses");
+        assert_eq!(
+            again.origin_form(),
+            canonical,
+            "canonicalizing twice changed it"
+        );
+        let path = parsed.path();
+        assert!(path.starts_with('/'));
+        assert!(!path.contains("//") && !path.contains('\\'), "{path}");
+        assert!(
+            path.split('/').all(|s| s != "." && s != ".."),
+            "dot segment left in {path}"
+        );
+        let upper = path.to_ascii_uppercase();
+        assert!(
+            !["%2F", "%5C", "%25"].iter().any(|e| upper.contains(e)),
+            "{path}"
+        );
+    }
+    with_verifier(|verifier| {
+        if let Ok(parsed) = RequestTarget::parse(target, true) {
+            let raw = verifier
+                .rule_for("GET", target)
+                .expect("it parsed")
+                .map(|r| r as *const _);
+            let canonical = verifier
+                .rule_for("GET", &parsed.origin_form())
+                .expect("canonical parses")
+                .map(|r| r as *const _);
+            assert_eq!(raw, canonical, "the rule depends on the spelling");
+        }
+    });
 }
