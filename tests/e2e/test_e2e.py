@@ -42,6 +42,7 @@ from harness import (  # noqa: E402
     envoy_extensions,
     install_cleanup,
     log,
+    tamper,
 )
 from wasm_imports import exports, imports  # noqa: E402
 
@@ -313,6 +314,24 @@ class JwtAuthnHeaders(unittest.TestCase):
         r = AUTHN.get(f"/orders?x=1&access_token={KEYS.sign('RS256', claims())}&y=2")
         self.assertEqual(r.status, 200)
         self.assertEqual(r.upstream["path"], "/orders?x=1&y=2")
+
+    def test_payload_header_is_byte_for_byte_jwt_authn_s(self) -> None:
+        tok = KEYS.sign("RS256", claims())
+        ours = GATE.get("/orders", {"authorization": "Bearer " + tok}).upstream_headers("x-jwt-payload")
+        theirs = AUTHN.get("/orders", {"authorization": "Bearer " + tok}).upstream_headers("x-jwt-payload")
+        self.assertEqual(ours, [tok.split(".")[1]])
+        self.assertEqual(ours, theirs)
+
+    def test_difference_jwt_authn_verifies_every_token_we_refuse_two(self) -> None:
+        # jwt_authn extracts every token and needs all of them valid; jwtgate
+        # refuses a request with two different tokens (malformed), whatever
+        # their validity, so that no unchecked token can travel with a checked one.
+        a, b = KEYS.sign("RS256", claims()), KEYS.sign("ES256", claims())
+        headers = {"authorization": "Bearer " + a}
+        self.assertEqual(AUTHN.get(f"/orders?access_token={b}", headers).status, 200)
+        r = GATE.get(f"/orders?access_token={b}", headers)
+        self.assertEqual((r.status, r.error_code()), (401, "malformed"))
+        self.assertEqual(AUTHN.get(f"/orders?access_token={tamper(b)}", headers).status, 401)
 
     def test_difference_jwt_authn_forwards_a_cookie_token_despite_forward_false(self) -> None:
         # We remove the token from the cookie header (forward: false means the
