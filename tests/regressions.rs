@@ -19,11 +19,12 @@ use std::path::{Path, PathBuf};
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 4] = [
+const TARGETS: [(&str, Target); 5] = [
     ("token", fuzz::token),
     ("jwks", fuzz::jwks),
     ("policy", fuzz::policy),
     ("authorize", fuzz::authorize),
+    ("claim_path", fuzz::claim_path),
 ];
 
 fn fuzz_dir() -> PathBuf {
