@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'unsupported_crit'
   | 'unknown_kid'
   | 'key_mismatch'
+  | 'too_many_keys'
   | 'bad_signature'
   | 'expired'
   | 'not_yet_valid'

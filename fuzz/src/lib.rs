@@ -236,7 +236,10 @@ pub fn claim_path(data: &[u8]) {
     };
     let segments = path.segments();
     assert!(!segments.is_empty(), "a path without member names");
-    assert!(segments.iter().all(|s| !s.is_empty()), "an empty member name");
+    assert!(
+        segments.iter().all(|s| !s.is_empty()),
+        "an empty member name"
+    );
     match &value {
         serde_json::Value::String(text) => {
             assert_eq!(&segments.join("."), text, "a dotted path lost text")
