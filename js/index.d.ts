@@ -90,6 +90,11 @@ export interface Allow {
   provider?: string | null;
   claims?: JsonObject | null;
   remove_headers: string[];
+  /**
+   * Headers to set, `[name, value]`. Claim header values are byte strings (one
+   * character per UTF-8 byte, docs/POLICY.md "Claim headers"): Node's and Fetch's
+   * header APIs send them as those bytes, as Envoy sends the claim's UTF-8 text.
+   */
   set_headers: [string, string][];
   set_path: string | null;
   reason: string;
