@@ -23,7 +23,7 @@ def main():
     cases = json.loads((ROOT / "tests/fixtures/tokens/cases.json").read_text())["cases"]
     policy_text = (ROOT / "tests/fixtures/tokens/policy.json").read_text()
     policy = json.loads(policy_text)
-    seeds = {"token": {}, "jwks": {}, "policy": {}, "authorize": {}, "path": {}}
+    seeds = {"token": {}, "jwks": {}, "policy": {}, "authorize": {}, "path": {}, "claim_path": {}}
 
     for i, case in enumerate(cases):
         n = f"{i:02}_{name(case['name'])}"
@@ -62,6 +62,18 @@ def main():
     seeds["policy"]["jwks_as_string"] = json.dumps(
         {"providers": {"p": {"issuer": "i", "jwks": json.dumps(policy["providers"]["idp"]["jwks"])}}}
     )
+
+    # Claim paths: every one in the fixture policy, and the refused forms.
+    paths = []
+    for config in policy["providers"].values():
+        paths += [c["claim"] for c in config.get("claim_to_headers", [])]
+        paths += [r["claim"] for r in config.get("claim_rules", [])]
+        paths += config.get("required_claims", [])
+    for rule in policy["rules"]:
+        paths += [r["claim"] for r in rule.get("claim_rules", [])]
+    paths += ["", [], "a..b", ".a", ["a", ""], ["a", 1], "https://example.com/roles", "cognito:groups", 7]
+    for i, p in enumerate(paths):
+        seeds["claim_path"][f"{i:02}_{name(json.dumps(p)) or 'empty'}"] = json.dumps(p)
 
     shutil.rmtree(SEEDS, ignore_errors=True)
     for target, files in seeds.items():

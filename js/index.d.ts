@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'unsupported_crit'
   | 'unknown_kid'
   | 'key_mismatch'
+  | 'too_many_keys'
   | 'bad_signature'
   | 'expired'
   | 'not_yet_valid'
@@ -96,6 +97,11 @@ export interface Allow {
   provider?: string | null;
   claims?: JsonObject | null;
   remove_headers: string[];
+  /**
+   * Headers to set, `[name, value]`. Claim header values are byte strings (one
+   * character per UTF-8 byte, docs/POLICY.md "Claim headers"): Node's and Fetch's
+   * header APIs send them as those bytes, as Envoy sends the claim's UTF-8 text.
+   */
   set_headers: [string, string][];
   /** The canonical target to forward (and without the token's query parameter), when it differs from what arrived. */
   set_path: string | null;

@@ -8,6 +8,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use base64ct::Encoding as _;
 use serde_json::{Map, Value};
 
 use crate::error::{err, Error};
@@ -18,36 +19,244 @@ use crate::policy::{ClaimRule, Provider};
 /// The verified claims of a token.
 pub type Claims = Map<String, Value>;
 
-/// Looks up a claim by dotted path (`"realm_access.roles"`). A top-level
-/// claim whose name contains dots (`"https://example.com/roles"`) is found
-/// by its full name first.
+/// The path from the payload to one claim, resolved once when the policy
+/// loads (`claim_rules[].claim`, `claim_to_headers[].claim`,
+/// `required_claims[]`).
+///
+/// A policy writes it in one of two forms, and each has one meaning:
+///
+/// - a **string** is a dotted path of nested members: `"realm_access.roles"`
+///   is the member `roles` of the object `realm_access` (as `claim_name` in
+///   Envoy `jwt_authn`). It never names a top-level claim whose name contains
+///   a dot.
+/// - an **array of strings** lists the member names one by one, dots and all:
+///   `["https://example.com/roles"]` is the top-level claim of that name,
+///   `["resource_access", "orders.api", "roles"]` a nested one.
+///
+/// Refused at load (the message is prefixed with the field): an empty string
+/// or array, an empty member name (`"a..b"`, `["a", ""]`), and a string that
+/// has a dot and also `:` or `/` (`"https://example.com/roles"`), which reads
+/// like one claim name with dots but would be split at every dot.
 ///
 /// ```
-/// let claims: jwtgate::claims::Claims =
-///     serde_json::from_str(r#"{"a":{"b":1},"x.y":2}"#).unwrap();
-/// assert_eq!(jwtgate::claims::lookup(&claims, "a.b"), Some(&serde_json::json!(1)));
-/// assert_eq!(jwtgate::claims::lookup(&claims, "x.y"), Some(&serde_json::json!(2)));
-/// assert_eq!(jwtgate::claims::lookup(&claims, "a.c"), None);
+/// use jwtgate::claims::{lookup, ClaimPath, Claims};
+/// let claims: Claims = serde_json::from_str(
+///     r#"{"realm_access.roles": ["spoof"], "realm_access": {"roles": ["admin"]},
+///         "https://example.com/roles": ["ops"]}"#).unwrap();
+/// let nested: ClaimPath = serde_json::from_str(r#""realm_access.roles""#).unwrap();
+/// assert_eq!(lookup(&claims, &nested), Some(&serde_json::json!(["admin"])));
+/// let named: ClaimPath = serde_json::from_str(r#"["https://example.com/roles"]"#).unwrap();
+/// assert_eq!(lookup(&claims, &named), Some(&serde_json::json!(["ops"])));
+/// assert!(serde_json::from_str::<ClaimPath>(r#""https://example.com/roles""#).is_err());
+/// assert_eq!(nested.to_string(), r#""realm_access.roles""#);
 /// ```
-pub fn lookup<'a>(claims: &'a Claims, path: &str) -> Option<&'a Value> {
-    if let Some(v) = claims.get(path) {
-        return Some(v);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimPath {
+    segments: Vec<String>,
+    /// Written as a dotted string (shown that way in messages).
+    dotted: bool,
+}
+
+impl ClaimPath {
+    /// Reads a path from its policy form (a string or an array of strings);
+    /// the error says what is wrong, without the field name.
+    pub fn from_value(value: &Value) -> Result<ClaimPath, String> {
+        match value {
+            Value::String(text) => ClaimPath::dotted(text),
+            Value::Array(items) => {
+                let segments = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| match item {
+                        Value::String(s) if !s.is_empty() => Ok(s.clone()),
+                        Value::String(_) => Err(format!("member name {i} is empty")),
+                        other => Err(format!(
+                            "member name {i} must be a string, not {}",
+                            crate::json::type_name(other)
+                        )),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                if segments.is_empty() {
+                    return Err(String::from(
+                        "an empty array names no claim (list the member names, e.g. [\"realm_access\", \"roles\"])",
+                    ));
+                }
+                Ok(ClaimPath {
+                    segments,
+                    dotted: false,
+                })
+            }
+            other => Err(format!(
+                "a claim path is a string (\"realm_access.roles\") or an array of member names ([\"https://example.com/roles\"]), not {}",
+                crate::json::type_name(other)
+            )),
+        }
     }
-    let mut parts = path.split('.');
-    let mut current = claims.get(parts.next()?)?;
-    for part in parts {
-        current = current.as_object()?.get(part)?;
+
+    /// Reads the dotted string form (`"realm_access.roles"`).
+    pub fn dotted(text: &str) -> Result<ClaimPath, String> {
+        if text.is_empty() {
+            return Err(String::from("an empty string names no claim"));
+        }
+        let segments: Vec<String> = text.split('.').map(String::from).collect();
+        if segments.iter().any(String::is_empty) {
+            return Err(format!(
+                "\"{}\" has an empty member name (a string is a dotted path such as \"realm_access.roles\")",
+                printable(text)
+            ));
+        }
+        if segments.len() > 1 && text.contains([':', '/']) {
+            return Err(format!(
+                "\"{}\" is ambiguous: a string is a dotted path of nested members, so this names {}; \
+                 for one claim whose name contains dots write [{}]",
+                printable(text),
+                Value::from(segments.clone()),
+                Value::from(text)
+            ));
+        }
+        Ok(ClaimPath {
+            segments,
+            dotted: true,
+        })
+    }
+
+    /// The member names, outermost first.
+    pub fn segments(&self) -> &[String] {
+        &self.segments
+    }
+}
+
+impl core::fmt::Display for ClaimPath {
+    /// The path as the policy wrote it: `"realm_access.roles"` or
+    /// `["https://example.com/roles"]`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.dotted {
+            write!(f, "\"{}\"", printable(&self.segments.join(".")))
+        } else {
+            let parts: Vec<String> = self
+                .segments
+                .iter()
+                .map(|s| format!("\"{}\"", printable(s)))
+                .collect();
+            write!(f, "[{}]", parts.join(", "))
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ClaimPath {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ClaimPath, D::Error> {
+        let value = Value::deserialize(d)?;
+        ClaimPath::from_value(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Looks up a claim by its path; `None` when any member on the way is absent
+/// or not an object.
+///
+/// ```
+/// use jwtgate::claims::{lookup, ClaimPath, Claims};
+/// let claims: Claims = serde_json::from_str(r#"{"a":{"b":1},"x.y":2}"#).unwrap();
+/// let path = |p: &str| ClaimPath::dotted(p).unwrap();
+/// assert_eq!(lookup(&claims, &path("a.b")), Some(&serde_json::json!(1)));
+/// assert_eq!(lookup(&claims, &path("x.y")), None); // "x.y" is x -> y, not the claim "x.y"
+/// assert_eq!(lookup(&claims, &path("a.c")), None);
+/// ```
+pub fn lookup<'a>(claims: &'a Claims, path: &ClaimPath) -> Option<&'a Value> {
+    let (first, rest) = path.segments.split_first()?;
+    let mut current = claims.get(first)?;
+    for member in rest {
+        current = current.as_object()?.get(member)?;
     }
     Some(current)
 }
 
-/// Reads a NumericDate claim: `None` when absent, an error when not a number.
+/// A claim as a request header value, or `None` when it gives no header.
+/// Modelled on Envoy `jwt_authn`'s `claim_to_headers`, so a header means the
+/// same behind either:
+///
+/// - a string is copied as it is (its UTF-8 bytes; front ends whose header
+///   API takes Latin-1 code units get it as [`byte_string`]);
+/// - an integer (also written `1.0`) from 0 to 2^64 as its decimal digits,
+///   any other number in its JSON form (`-1`, `1.5`, `1e21`);
+/// - `true` / `false`;
+/// - an array or an object as the standard, padded base64 (RFC 4648 §4) of
+///   its compact JSON (members sorted by name), so `["a", "b,c"]` is
+///   `WyJhIiwiYixjIl0=` and no element can look like two;
+/// - no header for `null`, an empty string, a string with a control
+///   character (C0, DEL or C1, tab included: no header injection, and Envoy
+///   refuses the request for CR or LF) and a string with a leading or trailing
+///   space, which an HTTP parser would strip (RFC 9110 §5.5), so the upstream
+///   would read another value (`" admin"` as `admin`).
+///
+/// ```
+/// use jwtgate::claims::header_value;
+/// use serde_json::json;
+/// assert_eq!(header_value(&json!("José")).as_deref(), Some("José"));
+/// assert_eq!(header_value(&json!(7)).as_deref(), Some("7"));
+/// assert_eq!(header_value(&json!(["a", "b,c"])).as_deref(), Some("WyJhIiwiYixjIl0="));
+/// assert_eq!(header_value(&json!("a\r\nx-admin: 1")), None);
+/// assert_eq!(header_value(&json!(" admin")), None);
+/// ```
+pub fn header_value(v: &Value) -> Option<String> {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => String::from(if *b { "true" } else { "false" }),
+        Value::Number(n) => number_text(n),
+        Value::Array(_) | Value::Object(_) => {
+            let json = serde_json::to_string(v).ok()?;
+            return Some(base64ct::Base64::encode_string(json.as_bytes()));
+        }
+        Value::Null => return None,
+    };
+    let usable = !text.is_empty()
+        && !text.chars().any(char::is_control)
+        && !text.starts_with(' ')
+        && !text.ends_with(' ');
+    usable.then_some(text)
+}
+
+/// A header value as a byte string: one character (U+0000 to U+00FF) per
+/// UTF-8 byte, the form in which Node's `setHeader` and the Fetch `Headers`
+/// API send exactly those bytes (as Envoy sends the UTF-8 text). ASCII is
+/// unchanged.
+///
+/// ```
+/// assert_eq!(jwtgate::claims::byte_string("José"), "Jos\u{c3}\u{a9}");
+/// assert_eq!(jwtgate::claims::byte_string("alice"), "alice");
+/// ```
+pub fn byte_string(value: &str) -> String {
+    value.bytes().map(char::from).collect()
+}
+
+/// The latest NumericDate accepted: 9999-12-31T23:59:59Z.
+pub const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
+
+/// Reads a NumericDate claim: `None` when absent, an `invalid_claim` error
+/// when it is not a number from 0 (1970-01-01T00:00:00Z) to
+/// [`MAX_NUMERIC_DATE`] (9999-12-31T23:59:59Z). Negative, later, NaN and
+/// infinite values never come from an honest issuer, and out of this range
+/// arithmetic on seconds loses its meaning (`exp + skew` rounds away, an
+/// `iat` in the year 30000 is "not in the future" for no reason anyone can
+/// check).
+///
+/// ```
+/// use jwtgate::claims::{numeric_date, Claims};
+/// let c: Claims = serde_json::from_str(r#"{"exp":1700000000.5,"nbf":-1,"iat":1e12}"#).unwrap();
+/// assert_eq!(numeric_date(&c, "exp").unwrap(), Some(1_700_000_000.5));
+/// assert_eq!(numeric_date(&c, "nbf").unwrap_err().code().as_str(), "invalid_claim");
+/// assert_eq!(numeric_date(&c, "iat").unwrap_err().code().as_str(), "invalid_claim");
+/// assert_eq!(numeric_date(&c, "other").unwrap(), None);
+/// ```
 pub fn numeric_date(claims: &Claims, name: &str) -> Result<Option<f64>, Error> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => match n.as_f64() {
-            Some(v) if v.is_finite() => Ok(Some(v)),
-            _ => Err(err!(InvalidClaim, "{name} is not a usable NumericDate")),
+            Some(v) if (0.0..=MAX_NUMERIC_DATE).contains(&v) => Ok(Some(v)),
+            _ => Err(err!(
+                InvalidClaim,
+                "{name} is {n}, outside the NumericDates jwtgate accepts \
+                 (0 = 1970-01-01T00:00:00Z to 253402300799 = 9999-12-31T23:59:59Z)"
+            )),
         },
         Some(other) => Err(err!(
             InvalidClaim,
@@ -90,6 +299,29 @@ pub(crate) fn check_times(
     });
     trace.step("exp", exp_check, String::clone)?;
     let exp = exp?;
+    if let Some(max) = p.max_remaining_lifetime_seconds {
+        // jwt_authn's max_lifetime: allowed while exp - now < max; no skew.
+        let remaining = match exp {
+            Some(exp) if exp - now_f >= max as f64 => Err(err!(
+                LifetimeTooLong,
+                "the token stays valid for another {} (exp - now); the limit is {} \
+                 (max_remaining_lifetime_seconds)",
+                human_duration(exp - now_f),
+                human_duration(max as f64)
+            )),
+            Some(exp) => Ok(detail!(
+                trace,
+                "valid for another {}, under {}",
+                human_duration(exp - now_f),
+                human_duration(max as f64)
+            )),
+            None => Err(err!(
+                MissingClaim,
+                "max_remaining_lifetime_seconds needs an exp claim"
+            )),
+        };
+        trace.step("remaining lifetime", remaining, String::clone)?;
+    }
     let mut valid_until = exp.map_or(f64::INFINITY, |exp| exp + skew);
     let nbf = numeric_date(claims, "nbf");
     let iat = numeric_date(claims, "iat");
@@ -168,12 +400,89 @@ pub(crate) fn check_times(
     Ok(valid_until)
 }
 
+/// The text by which a `jti` or `sub` is compared with the deny list: a
+/// string as it is; a number as its decimal digits when it is an integer
+/// (`123` and `123.0` are `"123"`), else its JSON form (`1.5`). Other JSON
+/// types have none.
+///
+/// ```
+/// use jwtgate::claims::identifier_text;
+/// use serde_json::json;
+/// assert_eq!(identifier_text(&json!("123")).as_deref(), Some("123"));
+/// assert_eq!(identifier_text(&json!(123)).as_deref(), Some("123"));
+/// assert_eq!(identifier_text(&json!(123.0)).as_deref(), Some("123"));
+/// assert_eq!(identifier_text(&json!(true)), None);
+/// ```
+pub fn identifier_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(number_text(n)),
+        _ => None,
+    }
+}
+
+/// A number as text: integers (also written `1.0` or `-0.0`) as decimal
+/// digits, everything else in its JSON form (`1.5`, `1e300`).
+fn number_text(n: &serde_json::Number) -> String {
+    if n.is_i64() || n.is_u64() {
+        return format!("{n}");
+    }
+    match n.as_f64() {
+        Some(f)
+            if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f)
+                && (f as i64) as f64 == f =>
+        {
+            format!("{}", f as i64)
+        }
+        Some(f) if (0.0..18_446_744_073_709_551_616.0).contains(&f) && (f as u64) as f64 == f => {
+            format!("{}", f as u64)
+        }
+        _ => format!("{n}"),
+    }
+}
+
+/// Checks that `sub` and `jti` are strings and `aud` a string or an array of
+/// strings, when present: always, whether or not a setting looks at them, so
+/// an upstream or a later check never meets a claim of the wrong type.
+fn check_types(claims: &Claims, trace: &mut Trace) -> Result<(), Error> {
+    let mut result = Ok(());
+    for name in ["sub", "jti"] {
+        match claims.get(name) {
+            None | Some(Value::String(_)) => {}
+            Some(other) => {
+                result = Err(err!(
+                    InvalidClaim,
+                    "{name} must be a string, not {}",
+                    crate::json::type_name(other)
+                ));
+                break;
+            }
+        }
+    }
+    if result.is_ok() {
+        result = match claims.get("aud") {
+            None | Some(Value::String(_)) => Ok(()),
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => Ok(()),
+            Some(Value::Array(_)) => Err(err!(InvalidClaim, "aud must hold only strings")),
+            Some(other) => Err(err!(
+                InvalidClaim,
+                "aud must be a string or an array of strings, not {}",
+                crate::json::type_name(other)
+            )),
+        };
+    }
+    trace.step("claim types", result, |()| {
+        String::from("sub and jti are strings, aud a string or strings (where present)")
+    })
+}
+
 /// Checks `iss`, `aud`, `sub` and the required claims against the provider.
 pub(crate) fn check_identity(
     claims: &Claims,
     p: &Provider,
     trace: &mut Trace,
 ) -> Result<(), Error> {
+    check_types(claims, trace)?;
     let iss = match claims.get("iss") {
         Some(Value::String(iss)) if p.issuer.iter().any(|i| i == iss) => {
             Ok(detail!(trace, "\"{}\"", printable(iss)))
@@ -193,21 +502,11 @@ pub(crate) fn check_identity(
     trace.step("iss", iss, String::clone)?;
 
     if !p.audiences.is_empty() {
+        // The types were checked by check_types.
         let auds: Result<Vec<&str>, Error> = match claims.get("aud") {
-            None => Err(err!(WrongAudience, "the token has no aud claim")),
             Some(Value::String(a)) => Ok(alloc::vec![a.as_str()]),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .ok_or_else(|| err!(InvalidClaim, "aud must hold only strings"))
-                })
-                .collect(),
-            Some(other) => Err(err!(
-                InvalidClaim,
-                "aud must be a string or an array of strings, not {}",
-                crate::json::type_name(other)
-            )),
+            Some(Value::Array(items)) => Ok(items.iter().filter_map(Value::as_str).collect()),
+            _ => Err(err!(WrongAudience, "the token has no aud claim")),
         };
         let aud = auds.and_then(|auds| {
             match auds
@@ -238,27 +537,17 @@ pub(crate) fn check_identity(
                 "sub \"{}\" is not an allowed subject",
                 printable(s)
             )),
-            None => Err(err!(WrongSubject, "the token has no sub claim")),
-            Some(other) => Err(err!(
-                InvalidClaim,
-                "sub must be a string, not {}",
-                crate::json::type_name(other)
-            )),
+            _ => Err(err!(WrongSubject, "the token has no sub claim")),
         };
         trace.step("sub", sub, String::clone)?;
     }
 
-    for name in &p.required_claims {
-        let present = match lookup(claims, name) {
+    for path in &p.required_claims {
+        let present = match lookup(claims, path) {
             Some(_) => Ok(()),
-            None => Err(err!(
-                MissingClaim,
-                "the required claim \"{name}\" is absent"
-            )),
+            None => Err(err!(MissingClaim, "the required claim {path} is absent")),
         };
-        trace.step("required claim", present, |()| {
-            format!("\"{name}\" is present")
-        })?;
+        trace.step("required claim", present, |()| format!("{path} is present"))?;
     }
     Ok(())
 }
@@ -275,13 +564,13 @@ pub(crate) fn check_rules(
         } else {
             Err(err!(
                 ClaimRuleFailed,
-                "claim \"{}\" fails the rule: it must be that it {}",
+                "claim {} fails the rule: it must be that it {}",
                 rule.claim,
                 describe_rule(rule)
             ))
         };
         trace.step("claim rule", result, |()| {
-            format!("\"{}\" {}", rule.claim, describe_rule(rule))
+            format!("{} {}", rule.claim, describe_rule(rule))
         })?;
     }
     Ok(())
@@ -531,5 +820,185 @@ mod tests {
         assert_eq!(human_duration(90.0), "90s");
         assert_eq!(human_duration(3600.0), "60m");
         assert_eq!(human_duration(86_400.0 * 3.0), "3d");
+    }
+
+    fn path(json: &str) -> Result<ClaimPath, String> {
+        ClaimPath::from_value(&serde_json::from_str(json).unwrap())
+    }
+
+    #[test]
+    fn claim_paths_have_one_meaning() {
+        let c = claims(
+            r#"{"realm_access.roles":["spoof"],"realm_access":{"roles":["admin"]},
+                "https://example.com/roles":["ops"],"a":{"b.c":{"d":1}},"cognito:groups":["g"]}"#,
+        );
+        let get = |p: &str| lookup(&c, &path(p).unwrap()).cloned();
+        // A string is nested members only: the dotted top-level claim never shadows it.
+        assert_eq!(
+            get(r#""realm_access.roles""#),
+            Some(serde_json::json!(["admin"]))
+        );
+        assert_eq!(
+            get(r#"["realm_access.roles"]"#),
+            Some(serde_json::json!(["spoof"]))
+        );
+        assert_eq!(
+            get(r#"["realm_access","roles"]"#),
+            Some(serde_json::json!(["admin"]))
+        );
+        assert_eq!(
+            get(r#"["https://example.com/roles"]"#),
+            Some(serde_json::json!(["ops"]))
+        );
+        assert_eq!(get(r#"["a","b.c","d"]"#), Some(serde_json::json!(1)));
+        assert_eq!(get(r#""a.b.c.d""#), None);
+        assert_eq!(get(r#""cognito:groups""#), Some(serde_json::json!(["g"])));
+        assert_eq!(get(r#""realm_access.roles.x""#), None);
+        assert_eq!(
+            format!("{}", path(r#"["a.b","c"]"#).unwrap()),
+            r#"["a.b", "c"]"#
+        );
+        assert_eq!(path(r#""a.b""#).unwrap().segments(), ["a", "b"]);
+    }
+
+    #[test]
+    fn ambiguous_or_empty_claim_paths_are_refused() {
+        for (json, why) in [
+            (r#""""#, "an empty string names no claim"),
+            (r#"[]"#, "an empty array names no claim"),
+            (r#""a..b""#, "has an empty member name"),
+            (r#"".a""#, "has an empty member name"),
+            (r#"["a",""]"#, "member name 1 is empty"),
+            (r#"["a",1]"#, "member name 1 must be a string, not a number"),
+            (r#"7"#, "a claim path is a string"),
+            (
+                r#""https://example.com/roles""#,
+                r#"is ambiguous: a string is a dotted path of nested members, so this names ["https://example","com/roles"]; for one claim whose name contains dots write ["https://example.com/roles"]"#,
+            ),
+            (r#""urn:x.y""#, "is ambiguous"),
+        ] {
+            let e = path(json).unwrap_err();
+            assert!(e.contains(why), "{json}: {e}");
+        }
+    }
+
+    #[test]
+    fn header_values_follow_jwt_authn() {
+        use serde_json::json;
+        let h = |v: Value| header_value(&v);
+        // Measured on Envoy 1.40 jwt_authn claim_to_headers (tests/e2e/harness.py
+        // setup, echo upstream): the bytes it sent for these claims.
+        assert_eq!(h(json!("José €")).as_deref(), Some("José €"));
+        assert_eq!(h(json!(7)).as_deref(), Some("7"));
+        assert_eq!(h(json!(1.0)).as_deref(), Some("1"));
+        assert_eq!(h(json!(-0.0)).as_deref(), Some("0"));
+        assert_eq!(h(json!(true)).as_deref(), Some("true"));
+        assert_eq!(h(json!(["a"])).as_deref(), Some("WyJhIl0="));
+        assert_eq!(h(json!(["r1"])).as_deref(), Some("WyJyMSJd"));
+        assert_eq!(h(json!([])).as_deref(), Some("W10="));
+        assert_eq!(h(json!({})).as_deref(), Some("e30="));
+        assert_eq!(
+            h(json!(["a", "b,c", "é", 1, 1.5, true, null, {"k": "v"}])).as_deref(),
+            Some("WyJhIiwiYixjIiwiw6kiLDEsMS41LHRydWUsbnVsbCx7ImsiOiJ2In1d")
+        );
+        // Members sorted by name (jwt_authn writes them in no stable order).
+        assert_eq!(
+            h(json!({"b": 1, "a": [true, null]})).as_deref(),
+            Some(base64ct::Base64::encode_string(br#"{"a":[true,null],"b":1}"#).as_str())
+        );
+        // Where jwtgate differs on purpose: numbers jwt_authn prints with six
+        // decimals ("-1.000000", "1.500000", "0.000000" for 1e-7).
+        assert_eq!(h(json!(-1)).as_deref(), Some("-1"));
+        assert_eq!(h(json!(1.5)).as_deref(), Some("1.5"));
+        assert_eq!(h(json!(1e-7)).as_deref(), Some("1e-7"));
+        assert_eq!(h(json!(u64::MAX)).as_deref(), Some("18446744073709551615"));
+        // No header: null, empty, control characters (tab included), and
+        // leading or trailing spaces an HTTP parser would strip.
+        for v in [
+            json!(null),
+            json!(""),
+            json!("a\nb"),
+            json!("a\rb"),
+            json!("a\u{0}b"),
+            json!("a\tb"),
+            json!("a\u{7f}"),
+            json!("\u{85}"),
+            json!(" admin"),
+            json!("admin "),
+        ] {
+            assert_eq!(h(v.clone()), None, "{v}");
+        }
+        // Inside an array a control character is JSON-escaped, so it is safe.
+        assert_eq!(h(json!(["a\nb"])).as_deref(), Some("WyJhXG5iIl0="));
+    }
+
+    #[test]
+    fn byte_strings_carry_utf8_bytes() {
+        assert_eq!(byte_string("é€"), "\u{c3}\u{a9}\u{e2}\u{82}\u{ac}");
+        assert!(byte_string("José €").chars().all(|c| (c as u32) < 0x100));
+    }
+
+    #[test]
+    fn numeric_dates_out_of_range_are_invalid() {
+        let p = provider(r#","require_exp":false"#);
+        for c in [
+            r#"{"exp":-1}"#,
+            r#"{"nbf":-0.5}"#,
+            r#"{"iat":253402300800}"#,
+            r#"{"exp":1e300}"#,
+        ] {
+            let e = times(c, &p, 1000).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidClaim, "{c}");
+            assert!(e.message().contains("9999-12-31T23:59:59Z"), "{e}");
+        }
+        assert!(times(r#"{"exp":253402300799,"nbf":0,"iat":0}"#, &p, 1000).is_ok());
+    }
+
+    #[test]
+    fn remaining_lifetime_is_jwt_authns_max_lifetime() {
+        let p = provider(r#","max_remaining_lifetime_seconds":100"#);
+        // Allowed while exp - now < 100; iat plays no part, no clock skew.
+        assert!(times(r#"{"exp":1099,"iat":0}"#, &p, 1000).is_ok());
+        let e = times(r#"{"exp":1100}"#, &p, 1000).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::LifetimeTooLong);
+        assert!(e.message().contains("(exp - now)"), "{e}");
+        let p = provider(r#","max_remaining_lifetime_seconds":100,"require_exp":false"#);
+        assert_eq!(
+            times(r#"{}"#, &p, 1000).unwrap_err().code(),
+            ErrorCode::MissingClaim
+        );
+    }
+
+    #[test]
+    fn registered_claim_types_are_always_checked() {
+        let p = provider("");
+        let code = |c: &str| identity(c, &p).map_err(|e| e.code());
+        assert_eq!(
+            code(r#"{"iss":"a","sub":"s","jti":"j","aud":["x"]}"#),
+            Ok(())
+        );
+        for bad in [
+            r#"{"iss":"a","sub":5}"#,
+            r#"{"iss":"a","jti":5}"#,
+            r#"{"iss":"a","jti":null}"#,
+            r#"{"iss":"a","aud":5}"#,
+            r#"{"iss":"a","aud":["x",1]}"#,
+            r#"{"iss":5}"#,
+        ] {
+            assert_eq!(code(bad), Err(ErrorCode::InvalidClaim), "{bad}");
+        }
+    }
+
+    #[test]
+    fn identifiers_compare_as_text() {
+        use serde_json::json;
+        assert_eq!(identifier_text(&json!(123)).as_deref(), Some("123"));
+        assert_eq!(identifier_text(&json!(-5)).as_deref(), Some("-5"));
+        assert_eq!(identifier_text(&json!(123.0)).as_deref(), Some("123"));
+        assert_eq!(identifier_text(&json!(1.5)).as_deref(), Some("1.5"));
+        assert_eq!(identifier_text(&json!("123")).as_deref(), Some("123"));
+        for v in [json!(null), json!(true), json!([1]), json!({})] {
+            assert_eq!(identifier_text(&v), None);
+        }
     }
 }

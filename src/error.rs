@@ -27,6 +27,10 @@ pub enum ErrorCode {
     UnknownKid,
     /// No key in the key set may be used with the token's `alg`.
     KeyMismatch,
+    /// The token's `kid` does not single out its key (no `kid`, or one no key
+    /// has) and more keys could verify it than `limits.max_keys_without_kid`
+    /// allows trying.
+    TooManyKeys,
     /// The signature does not verify (or has the wrong length or format).
     BadSignature,
     /// `exp` is in the past (beyond the clock skew).
@@ -37,11 +41,13 @@ pub enum ErrorCode {
     IssuedInFuture,
     /// The token is older than the policy's maximum age (`now - iat`).
     TooOld,
-    /// `exp - iat` is longer than the policy's maximum lifetime.
+    /// The token lives longer than the policy allows: `exp - iat` over
+    /// `max_lifetime_seconds`, or `exp - now` over `max_remaining_lifetime_seconds`.
     LifetimeTooLong,
     /// A claim the policy requires is absent.
     MissingClaim,
-    /// A registered claim has the wrong type (for example `exp` as a string).
+    /// A registered claim has the wrong type (`exp` as a string, a numeric
+    /// `sub`, `aud` holding a number) or a NumericDate is out of range.
     InvalidClaim,
     /// `iss` is not one of the provider's issuers.
     WrongIssuer,
@@ -73,6 +79,7 @@ impl ErrorCode {
         ErrorCode::UnsupportedCrit,
         ErrorCode::UnknownKid,
         ErrorCode::KeyMismatch,
+        ErrorCode::TooManyKeys,
         ErrorCode::BadSignature,
         ErrorCode::Expired,
         ErrorCode::NotYetValid,
@@ -102,6 +109,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedCrit => "unsupported_crit",
             ErrorCode::UnknownKid => "unknown_kid",
             ErrorCode::KeyMismatch => "key_mismatch",
+            ErrorCode::TooManyKeys => "too_many_keys",
             ErrorCode::BadSignature => "bad_signature",
             ErrorCode::Expired => "expired",
             ErrorCode::NotYetValid => "not_yet_valid",

@@ -323,6 +323,20 @@ impl JsVerifier {
             .authorize(&request, seconds(now), self.cache.as_mut());
         let out = match decision {
             Decision::Allow(allow) => {
+                // Claim headers are UTF-8 text; Node and Fetch send a string's
+                // Latin-1 code units as bytes, so they get claims::byte_string.
+                let set_headers: Vec<(String, String)> = allow
+                    .set_headers
+                    .into_iter()
+                    .map(|(name, value)| {
+                        let value = if self.verifier.output_headers.contains(&name) {
+                            crate::claims::byte_string(&value)
+                        } else {
+                            value
+                        };
+                        (name, value)
+                    })
+                    .collect();
                 let (provider, claims) = match allow.verified {
                     Some(v) => (Some(v.provider), Some(v.claims)),
                     None => (None, None),
@@ -332,7 +346,7 @@ impl JsVerifier {
                     "provider": provider,
                     "claims": claims,
                     "remove_headers": allow.remove_headers,
-                    "set_headers": allow.set_headers,
+                    "set_headers": set_headers,
                     "set_path": allow.set_path,
                     "reason": allow.reason,
                 })

@@ -43,13 +43,29 @@ pub struct KeySetOptions {
     ///
     /// [`ErrorCode::TooLarge`]: crate::ErrorCode::TooLarge
     pub max_keys: usize,
+    /// The most keys one token is tried against when its `kid` does not
+    /// single out the key: the token has no `kid`, or a `kid` no key has
+    /// while keys without a `kid` could verify it (default
+    /// [`DEFAULT_MAX_KEYS_WITHOUT_KID`]). More candidates than this is
+    /// [`ErrorCode::TooManyKeys`], and no signature is checked: each check
+    /// costs CPU a forger chooses to spend (64 P-521 keys: ~670 ms per token
+    /// in pure Rust). 0 means every token needs a `kid` that names a key.
+    ///
+    /// [`ErrorCode::TooManyKeys`]: crate::ErrorCode::TooManyKeys
+    pub max_keys_without_kid: usize,
 }
+
+/// The default of [`KeySetOptions::max_keys_without_kid`] (and of the
+/// policy's `limits.max_keys_without_kid`): enough for a key rotation (old,
+/// new, next) with one to spare.
+pub const DEFAULT_MAX_KEYS_WITHOUT_KID: usize = 4;
 
 impl Default for KeySetOptions {
     fn default() -> Self {
         KeySetOptions {
             allow_symmetric: false,
             max_keys: 64,
+            max_keys_without_kid: DEFAULT_MAX_KEYS_WITHOUT_KID,
         }
     }
 }
@@ -111,6 +127,7 @@ pub struct KeyProblem {
 pub struct KeySet {
     keys: Vec<Jwk>,
     problems: Vec<KeyProblem>,
+    max_keys_without_kid: usize,
 }
 
 impl KeySet {
@@ -204,7 +221,11 @@ impl KeySet {
         if keys.is_empty() {
             return Err(no_usable_key(&problems));
         }
-        Ok(KeySet { keys, problems })
+        Ok(KeySet {
+            keys,
+            problems,
+            max_keys_without_kid: opts.max_keys_without_kid,
+        })
     }
 
     /// The usable keys, in the order of the key set.
@@ -219,12 +240,20 @@ impl KeySet {
 
     /// The candidate keys for a token with this `alg` and `kid`, in key-set order.
     ///
-    /// With a `kid`: the keys with that `kid` (none: [`ErrorCode::UnknownKid`]),
-    /// then only those that allow `alg` (none left: [`ErrorCode::KeyMismatch`]).
-    /// Without a `kid`: every key that allows `alg` (none: `KeyMismatch`).
+    /// - With a `kid` that some keys have: those keys, then only those that
+    ///   allow `alg` (none left: [`ErrorCode::KeyMismatch`]).
+    /// - With a `kid` no key has: the keys *without* a `kid` that allow `alg`,
+    ///   as Envoy `jwt_authn` does (a `kid` is a hint, RFC 7515 §4.1.4, and a
+    ///   key without one is trusted for every token of its provider); none:
+    ///   [`ErrorCode::UnknownKid`]. A key with another `kid` is never tried.
+    /// - Without a `kid`: every key that allows `alg` (none: `KeyMismatch`).
+    ///
+    /// In the last two cases more than [`KeySetOptions::max_keys_without_kid`]
+    /// candidates is [`ErrorCode::TooManyKeys`]: no signature is checked.
     ///
     /// [`ErrorCode::UnknownKid`]: crate::ErrorCode::UnknownKid
     /// [`ErrorCode::KeyMismatch`]: crate::ErrorCode::KeyMismatch
+    /// [`ErrorCode::TooManyKeys`]: crate::ErrorCode::TooManyKeys
     pub fn select(&self, alg: Alg, kid: Option<&str>) -> Result<Vec<&Jwk>, Error> {
         let Some(kid) = kid else {
             let candidates: Vec<&Jwk> = self.keys.iter().filter(|k| k.allows(alg)).collect();
@@ -234,11 +263,23 @@ impl KeySet {
                     "the token has no kid and no key in the key set can verify {alg}"
                 ));
             }
-            return Ok(candidates);
+            return self.bounded(candidates, alg, "the token has no kid");
         };
         let named: Vec<&Jwk> = self.keys.iter().filter(|k| k.kid() == Some(kid)).collect();
         let Some(first) = named.first() else {
-            return Err(err!(UnknownKid, "no key in the key set has kid {kid:?}"));
+            let unnamed: Vec<&Jwk> = self
+                .keys
+                .iter()
+                .filter(|k| k.kid().is_none() && k.allows(alg))
+                .collect();
+            if unnamed.is_empty() {
+                return Err(err!(UnknownKid, "no key in the key set has kid {kid:?}"));
+            }
+            return self.bounded(
+                unnamed,
+                alg,
+                &alloc::format!("no key has the token's kid {kid:?}"),
+            );
         };
         let reason = describe(first);
         let candidates: Vec<&Jwk> = named.into_iter().filter(|k| k.allows(alg)).collect();
@@ -246,6 +287,25 @@ impl KeySet {
             return Err(err!(
                 KeyMismatch,
                 "the key with kid {kid:?} cannot verify {alg} (it is {reason})"
+            ));
+        }
+        Ok(candidates)
+    }
+
+    /// `candidates` if there are at most `max_keys_without_kid` of them.
+    fn bounded<'k>(
+        &self,
+        candidates: Vec<&'k Jwk>,
+        alg: Alg,
+        why: &str,
+    ) -> Result<Vec<&'k Jwk>, Error> {
+        let max = self.max_keys_without_kid;
+        if candidates.len() > max {
+            return Err(err!(
+                TooManyKeys,
+                "{why} and {} keys could verify {alg}; at most {max} are tried for a token \
+                 whose kid does not name its key (limits.max_keys_without_kid)",
+                candidates.len()
             ));
         }
         Ok(candidates)
@@ -733,16 +793,80 @@ mod tests {
         assert!(core::ptr::eq(picked[1], &keys.keys()[2]));
         let all = keys.select(Alg::ES256, None).unwrap();
         assert_eq!(all.len(), 3);
-        // A kid-less key is never picked by kid.
-        let keys = load(&set(&[
-            json!({"kty": "EC", "crv": "P-256", "x": X, "y": Y}),
-        ]))
-        .unwrap();
         assert_eq!(
-            keys.select(Alg::ES256, Some("")).unwrap_err().code(),
+            keys.select(Alg::ES256, Some("zz")).unwrap_err().code(),
             ErrorCode::UnknownKid
         );
-        assert_eq!(keys.select(Alg::ES256, None).unwrap().len(), 1);
+    }
+
+    fn kidless(mut key: Value) -> Value {
+        key.as_object_mut().unwrap().remove("kid");
+        key
+    }
+
+    #[test]
+    fn a_kid_no_key_has_falls_back_to_the_keys_without_kid() {
+        let value = set(&[ec("k"), kidless(ec("")), kidless(ed("")), kidless(ec(""))]);
+        let keys = load(&value).unwrap();
+        let at = |picked: &[&Jwk]| -> Vec<usize> {
+            picked
+                .iter()
+                .map(|p| {
+                    keys.keys()
+                        .iter()
+                        .position(|k| core::ptr::eq(k, *p))
+                        .unwrap()
+                })
+                .collect()
+        };
+        // A kid some key has picks only those keys, never the kid-less ones.
+        assert_eq!(at(&keys.select(Alg::ES256, Some("k")).unwrap()), [0]);
+        // A kid no key has: the kid-less keys that allow the alg (as jwt_authn).
+        assert_eq!(at(&keys.select(Alg::ES256, Some("zz")).unwrap()), [1, 3]);
+        assert_eq!(at(&keys.select(Alg::EdDSA, Some("zz")).unwrap()), [2]);
+        let e = keys.select(Alg::ES384, Some("zz")).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::UnknownKid);
+        assert_eq!(e.message(), "no key in the key set has kid \"zz\"");
+        // No kid: every key that allows the alg, with a kid or not.
+        assert_eq!(at(&keys.select(Alg::ES256, None).unwrap()), [0, 1, 3]);
+    }
+
+    #[test]
+    fn keys_tried_without_a_naming_kid_are_bounded() {
+        let value = set(&[ec("k"), kidless(ec("")), kidless(ec(""))]);
+        let bounded = |max| {
+            let opts = KeySetOptions {
+                max_keys_without_kid: max,
+                ..KeySetOptions::default()
+            };
+            KeySet::from_value(&value, &opts).unwrap()
+        };
+        assert_eq!(KeySetOptions::default().max_keys_without_kid, 4);
+        let keys = bounded(2);
+        let e = keys.select(Alg::ES256, None).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::TooManyKeys);
+        assert_eq!(
+            e.message(),
+            "the token has no kid and 3 keys could verify ES256; at most 2 are tried for a token \
+             whose kid does not name its key (limits.max_keys_without_kid)"
+        );
+        assert_eq!(keys.select(Alg::ES256, Some("zz")).unwrap().len(), 2);
+        let keys = bounded(1);
+        let e = keys.select(Alg::ES256, Some("zz")).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::TooManyKeys);
+        assert!(
+            e.message()
+                .starts_with("no key has the token's kid \"zz\" and 2 keys"),
+            "{e}"
+        );
+        // A kid that names its key is never bounded; 0 makes such a kid mandatory.
+        assert_eq!(keys.select(Alg::ES256, Some("k")).unwrap().len(), 1);
+        let keys = bounded(0);
+        assert_eq!(
+            keys.select(Alg::ES256, None).unwrap_err().code(),
+            ErrorCode::TooManyKeys
+        );
+        assert_eq!(keys.select(Alg::ES256, Some("k")).unwrap().len(), 1);
     }
 
     #[test]

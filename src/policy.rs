@@ -31,6 +31,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::claims::ClaimPath;
 use crate::error::{Error, ErrorCode};
 
 /// The whole policy, as loaded from JSON.
@@ -120,15 +121,22 @@ pub struct Provider {
     /// Refuse tokens without `exp`. On by default.
     #[serde(default = "default_true")]
     pub require_exp: bool,
-    /// Refuse tokens whose `exp - iat` is longer than this.
+    /// Refuse tokens whose whole lifetime, `exp - iat`, is longer than this
+    /// (needs `iat`). Not Envoy `jwt_authn`'s `max_lifetime`: that one is
+    /// [`Provider::max_remaining_lifetime_seconds`].
     #[serde(default)]
     pub max_lifetime_seconds: Option<u64>,
+    /// Refuse tokens whose remaining lifetime, `exp - now`, is this long or
+    /// longer, and tokens without `exp`: Envoy `jwt_authn`'s `max_lifetime`
+    /// (no clock skew, `iat` not needed).
+    #[serde(default)]
+    pub max_remaining_lifetime_seconds: Option<u64>,
     /// Refuse tokens issued (`iat`) longer ago than this.
     #[serde(default)]
     pub max_age_seconds: Option<u64>,
     /// Claims that must be present.
     #[serde(default)]
-    pub required_claims: Vec<String>,
+    pub required_claims: Vec<ClaimPath>,
     /// Authorization rules every token of this provider must pass (403 if not).
     #[serde(default)]
     pub claim_rules: Vec<ClaimRule>,
@@ -149,20 +157,24 @@ pub struct HeaderLocation {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimToHeader {
-    /// The claim, as a dotted path for nested claims (`"realm.role"`).
-    pub claim: String,
+    /// The claim: a dotted path of nested members (`"realm.role"`) or an
+    /// array of member names (`["https://example.com/role"]`); see
+    /// [`ClaimPath`]. Its value is written as [`crate::claims::header_value`] says.
+    pub claim: ClaimPath,
     /// The header to set (any client-sent copy is removed first).
     pub header: String,
 }
 
 /// A check on the claims of a verified token. Exactly one operator is set.
 ///
-/// `claim` is a dotted path into the payload (`"resource_access.api.roles"`).
+/// `claim` is a [`ClaimPath`]: a dotted path of nested members
+/// (`"resource_access.api.roles"`) or an array of member names
+/// (`["https://example.com/roles"]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRule {
-    /// The claim, as a dotted path.
-    pub claim: String,
+    /// The claim.
+    pub claim: ClaimPath,
     /// The claim equals this JSON value.
     #[serde(default)]
     pub equals: Option<Value>,
@@ -216,16 +228,22 @@ pub struct Rule {
     pub claim_rules: Vec<ClaimRule>,
 }
 
-/// Revoked tokens.
+/// Revoked tokens, by `jti` and by `sub`.
+///
+/// Entries are non-empty strings or numbers. A claim and an entry match when
+/// their [`crate::claims::identifier_text`] is the same: a string as it is,
+/// a number as its decimal digits (`123`, `123.0` and `"123"` all match each
+/// other). Over-matching is the safe side of a deny list: an entry never
+/// misses a token because it was written as a number.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DenyList {
     /// Refuse tokens with one of these `jti` values.
     #[serde(default)]
-    pub jti: Vec<String>,
+    pub jti: Vec<Value>,
     /// Refuse tokens with one of these `sub` values.
     #[serde(default)]
-    pub sub: Vec<String>,
+    pub sub: Vec<Value>,
 }
 
 /// Bounds on untrusted input; oversize input fails fast with `too_large`.
@@ -241,6 +259,11 @@ pub struct Limits {
     /// Most keys accepted in one provider's JWKS (default 64).
     #[serde(default = "default_max_jwks_keys")]
     pub max_jwks_keys: usize,
+    /// Most keys one token is tried against when its `kid` does not name its
+    /// key (default 4; 0: every token needs a `kid` that names a key). More
+    /// candidates is `too_many_keys`; see [`crate::jwk::KeySetOptions::max_keys_without_kid`].
+    #[serde(default = "default_max_keys_without_kid")]
+    pub max_keys_without_kid: usize,
 }
 
 impl Default for Limits {
@@ -249,6 +272,18 @@ impl Default for Limits {
             max_token_bytes: default_max_token_bytes(),
             max_json_depth: default_max_json_depth(),
             max_jwks_keys: default_max_jwks_keys(),
+            max_keys_without_kid: default_max_keys_without_kid(),
+        }
+    }
+}
+
+impl Limits {
+    /// How a provider's key set is loaded under these limits.
+    pub fn key_set_options(&self, allow_symmetric: bool) -> crate::jwk::KeySetOptions {
+        crate::jwk::KeySetOptions {
+            allow_symmetric,
+            max_keys: self.max_jwks_keys,
+            max_keys_without_kid: self.max_keys_without_kid,
         }
     }
 }
@@ -338,6 +373,9 @@ fn default_max_json_depth() -> usize {
 fn default_max_jwks_keys() -> usize {
     64
 }
+fn default_max_keys_without_kid() -> usize {
+    crate::jwk::DEFAULT_MAX_KEYS_WITHOUT_KID
+}
 fn default_realm() -> String {
     "jwtgate".to_string()
 }
@@ -388,7 +426,6 @@ impl Policy {
                     &c.header,
                     &format!("{}[{i}].header", at("claim_to_headers")),
                 )?;
-                check_claim_path(&c.claim, &format!("{}[{i}].claim", at("claim_to_headers")))?;
             }
             if let Some(h) = &p.forward_payload_header {
                 check_header_name(h, &at("forward_payload_header"))?;
@@ -403,6 +440,16 @@ impl Policy {
                 }
             }
             check_claim_rules(&p.claim_rules, &at("claim_rules"))?;
+        }
+        for (list, field) in [(&self.deny.jti, "deny.jti"), (&self.deny.sub, "deny.sub")] {
+            for (i, entry) in list.iter().enumerate() {
+                if crate::claims::identifier_text(entry).is_none_or(|t| t.is_empty()) {
+                    return Err(config_error(format!(
+                        "{field}[{i}]: must be a non-empty string or a number, not {}",
+                        describe_entry(entry)
+                    )));
+                }
+            }
         }
         for (i, r) in self.rules.iter().enumerate() {
             let at = format!("rules[{i}]");
@@ -529,19 +576,17 @@ fn check_header_name(name: &str, at: &str) -> Result<(), Error> {
     }
 }
 
-fn check_claim_path(path: &str, at: &str) -> Result<(), Error> {
-    if path.is_empty() || path.split('.').any(str::is_empty) {
-        return Err(config_error(format!(
-            "{at}: \"{path}\" is not a claim path (e.g. \"sub\" or \"realm.roles\")"
-        )));
+/// "an empty string", "an object", for deny-list messages.
+fn describe_entry(entry: &Value) -> &'static str {
+    match entry {
+        Value::String(_) => "an empty string",
+        other => crate::json::type_name(other),
     }
-    Ok(())
 }
 
 fn check_claim_rules(rules: &[ClaimRule], at: &str) -> Result<(), Error> {
     for (i, r) in rules.iter().enumerate() {
         let at = format!("{at}[{i}]");
-        check_claim_path(&r.claim, &format!("{at}.claim"))?;
         let ops = [
             r.equals.is_some(),
             r.one_of.is_some(),
@@ -691,5 +736,56 @@ mod tests {
         let m = message(&MIN.replace(r#""rules""#, r#""limits":{"max_token_bytes":0},"rules""#));
         assert!(m.starts_with("limits.max_token_bytes"), "{m}");
         assert!(message("not json").starts_with("policy: expected"));
+    }
+
+    #[test]
+    fn claim_paths_and_deny_entries_are_checked_at_load() {
+        let m = message(&MIN.replace(
+            r#""requires":"idp""#,
+            r#""requires":"idp","claim_rules":[{"claim":"https://x.example/roles","exists":true}]"#,
+        ));
+        assert!(
+            m.starts_with(
+                "rules[0].claim_rules[0].claim: \"https://x.example/roles\" is ambiguous"
+            ),
+            "{m}"
+        );
+        let m = message(&MIN.replace(
+            r#""issuer":"i""#,
+            r#""issuer":"i","claim_to_headers":[{"claim":[],"header":"x-a"}]"#,
+        ));
+        assert!(
+            m.starts_with("providers.idp.claim_to_headers[0].claim: an empty array"),
+            "{m}"
+        );
+        let m = message(&MIN.replace(
+            r#""issuer":"i""#,
+            r#""issuer":"i","required_claims":["a..b"]"#,
+        ));
+        assert!(
+            m.starts_with("providers.idp.required_claims[0]: \"a..b\" has an empty"),
+            "{m}"
+        );
+        let with_deny =
+            |deny: &str| MIN.replace(r#""rules""#, &format!(r#""deny":{deny},"rules""#));
+        let m = message(&with_deny(r#"{"jti":["a",{"x":1}]}"#));
+        assert_eq!(
+            m,
+            "deny.jti[1]: must be a non-empty string or a number, not an object"
+        );
+        let m = message(&with_deny(r#"{"sub":[""]}"#));
+        assert!(
+            m.starts_with("deny.sub[0]: must be a non-empty string"),
+            "{m}"
+        );
+        let p = load(&with_deny(r#"{"jti":["a",123,1.5],"sub":[7]}"#)).unwrap();
+        assert_eq!(p.deny.jti.len(), 3);
+        let p = load(&MIN.replace(
+            r#""rules""#,
+            r#""limits":{"max_keys_without_kid":0},"rules""#,
+        ))
+        .unwrap();
+        assert_eq!(p.limits.max_keys_without_kid, 0);
+        assert_eq!(load(MIN).unwrap().limits.max_keys_without_kid, 4);
     }
 }

@@ -39,7 +39,7 @@ use crate::error::{err, Error, ErrorCode};
 use crate::explain::{Check, Trace};
 use crate::host::{self, SignatureVerifier, VerifierChoice};
 use crate::json;
-use crate::jwk::{KeySet, KeySetOptions};
+use crate::jwk::KeySet;
 use crate::jws::{self, printable, UntrustedJws};
 use crate::path::{match_key, RequestTarget, RuleMatcher};
 use crate::policy::{ClaimRule, Policy, Provider, Rule};
@@ -218,10 +218,7 @@ impl Verifier {
         let mut warnings = Vec::new();
         let mut output_headers = Vec::new();
         for (name, config) in &policy.providers {
-            let options = KeySetOptions {
-                allow_symmetric: config.allow_hmac,
-                max_keys: policy.limits.max_jwks_keys,
-            };
+            let options = policy.limits.key_set_options(config.allow_hmac);
             let keys = match &config.jwks {
                 Value::String(text) => KeySet::from_json(text, &options),
                 value @ Value::Object(_) => KeySet::from_value(value, &options),
@@ -273,8 +270,8 @@ impl Verifier {
                 })
                 .collect(),
             all_providers: (0..providers.len()).collect(),
-            deny_jti: policy.deny.jti.iter().cloned().collect(),
-            deny_sub: policy.deny.sub.iter().cloned().collect(),
+            deny_jti: deny_set(&policy.deny.jti),
+            deny_sub: deny_set(&policy.deny.sub),
             providers,
             output_headers,
             warnings,
@@ -329,10 +326,10 @@ impl Verifier {
                 printable(provider)
             )
         })?;
-        let options = KeySetOptions {
-            allow_symmetric: self.providers[index].config.allow_hmac,
-            max_keys: self.policy.limits.max_jwks_keys,
-        };
+        let options = self
+            .policy
+            .limits
+            .key_set_options(self.providers[index].config.allow_hmac);
         let mut keys = KeySet::from_json(jwks_json, &options)?;
         if let Some(host) = self.host.0.as_deref_mut() {
             keys.prepare_for(host);
@@ -601,23 +598,44 @@ impl Verifier {
         ))
     }
 
+    /// The deny list: `jti` and `sub` compared by
+    /// [`claims::identifier_text`], whatever their JSON type; a value of
+    /// another type (which [`claims::check_identity`] already refuses) is
+    /// `invalid_claim` here too, never a pass.
     fn check_revoked(&self, claims: &Claims, trace: &mut Trace) -> Result<(), Error> {
         if self.deny_jti.is_empty() && self.deny_sub.is_empty() {
             return Ok(());
         }
         let listed = |name: &str, set: &BTreeSet<String>| match claims.get(name) {
-            Some(Value::String(v)) if set.contains(v) => Err(err!(
-                Revoked,
-                "{name} \"{}\" is on the deny list",
-                printable(v)
-            )),
-            _ => Ok(()),
+            None => Ok(()),
+            Some(v) => match claims::identifier_text(v) {
+                Some(text) if set.contains(&text) => Err(err!(
+                    Revoked,
+                    "{name} {} is on the deny list",
+                    match v {
+                        Value::String(s) => format!("\"{}\"", printable(s)),
+                        number => format!("{number}"),
+                    }
+                )),
+                Some(_) => Ok(()),
+                None => Err(err!(
+                    InvalidClaim,
+                    "{name} must be a string, not {}",
+                    json::type_name(v)
+                )),
+            },
         };
         let result = listed("jti", &self.deny_jti).and_then(|()| listed("sub", &self.deny_sub));
         trace.step("deny list", result, |()| {
             String::from("jti and sub are not revoked")
         })
     }
+}
+
+/// A deny list's entries as the texts claims are compared by (the policy
+/// checked that each has one).
+fn deny_set(entries: &[Value]) -> BTreeSet<String> {
+    entries.iter().filter_map(claims::identifier_text).collect()
 }
 
 /// One warning per key skipped while loading a provider's key set.

@@ -19,12 +19,13 @@ use std::path::{Path, PathBuf};
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 5] = [
+const TARGETS: [(&str, Target); 6] = [
     ("token", fuzz::token),
     ("jwks", fuzz::jwks),
     ("policy", fuzz::policy),
     ("authorize", fuzz::authorize),
     ("path", fuzz::path),
+    ("claim_path", fuzz::claim_path),
 ];
 
 fn fuzz_dir() -> PathBuf {

@@ -334,6 +334,7 @@ fn jwk_vector_accepted(keys: &Value, jws: &str) -> Result<(), Error> {
 const HMAC_ALLOWED: KeySetOptions = KeySetOptions {
     allow_symmetric: true,
     max_keys: 64,
+    max_keys_without_kid: jwtgate::jwk::DEFAULT_MAX_KEYS_WITHOUT_KID,
 };
 const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
 

@@ -84,6 +84,7 @@ const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
 const HMAC_ALLOWED: KeySetOptions = KeySetOptions {
     allow_symmetric: true,
     max_keys: 64,
+    max_keys_without_kid: jwtgate::jwk::DEFAULT_MAX_KEYS_WITHOUT_KID,
 };
 
 fn load() -> Value {

@@ -11,7 +11,8 @@
 //! - `token`: `verify` and `explain` give the same verdict and error code; a
 //!   verified token parses, and its header passes [`Header::from_json`].
 //! - `jwks`: without `allow_symmetric` no `oct` key loads; every key returned
-//!   by `select` allows the algorithm (and has the `kid` asked for).
+//!   by `select` allows the algorithm and has the `kid` asked for or none (and
+//!   then at most `max_keys_without_kid` are returned).
 //! - `policy`: a policy that loads can verify and authorize without panicking.
 //! - `authorize`: the decision is the same without a cache, on a cache miss
 //!   and on a cache hit.
@@ -19,8 +20,11 @@
 //!   changes nothing) and has no dot segment, empty segment, backslash or
 //!   encoded `/`, `\` or `%`; the fixture policy picks the same rule for the
 //!   target and for its canonical form.
+//! - `claim_path`: a parsed path has member names, none empty; it
+//!   round-trips through them and finds a claim nested along them.
 
 use jwtgate::cache::VerifiedCache;
+use jwtgate::claims::{lookup, ClaimPath};
 use jwtgate::http::{Decision, Request};
 use jwtgate::jws::{Header, UntrustedJws};
 use jwtgate::path::RequestTarget;
@@ -36,7 +40,7 @@ pub const POLICY: &str = include_str!("../../tests/fixtures/tokens/policy.json")
 pub const NOW: i64 = 1_700_000_000;
 
 /// A valid RS256 token of the fixture (`cases.json`, "valid RS256").
-const VALID_RS256: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYSIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLmNvbSIsImF1ZCI6Im9yZGVycy1hcGkiLCJzdWIiOiJhbGljZSIsImlhdCI6MTY5OTk5OTk5MCwiZXhwIjoxNzAwMDAwNjAwfQ.UKBa8XdEbsL6VN3v1FOC5xIrSZ2Vtlcv7S4-hHU06ksSmKyeOpsM7ozDh_nGsFl-eZwAVMiogmsgFi2QabrFDh5Re0QQHm-L3L1CVgc72Kw5HzyWLvOZCOJIcfP8oywUSeRoJLDwHN3rrJUZG69GrGOnVTHiQ3xOrkibbshqM3Xf_UeuPEE2aOY81cYGUufLd8S4muqzvbSd_fEhn0498oIrCE7s6MGMwiLIL2nI__yeEcpJo1K-HMhYFdTv0i_X-sF98n7mwsYlX3L31qR-J3zNmaZ5KPw-ZxrrxbDdXSIOcM9c5UqYfJgirBST-jxonTWDQIgKXJ7xicjY6eLP8w";
+const VALID_RS256: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYSIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLmNvbSIsImF1ZCI6Im9yZGVycy1hcGkiLCJzdWIiOiJhbGljZSIsImlhdCI6MTY5OTk5OTk5MCwiZXhwIjoxNzAwMDAwNjAwfQ.QgqrKp0KcdygWXaOJ35w-75_hEhU9V12GlVuJ8wc0cnwlICyRBhGWwjzo0u4SuMmrTgZVwhm22T0yUo5oEvrUgNfJGYa7_pU79yPiNnxQQHkvLr6iM2Al8wDrv_UxLaGE3-10njCmjfeHs2fcbpCxqs0frtzgSlcg-Atdswyag2jMR34sl5Op2tfdZPYFiHC6GyMYEdxxAsypHZWfAkYMAS8kvk34bvy58a2getgervVsdLUd8-Ymgk8DRemFkYEiPPwbJ9vnM19xVDhuj2XOVd-raUi0jKEhIeiIRZxjyTO_0lGF2UBtt9pTUDaDY0UC3N47_818UN2lkqYm2VFNA";
 
 /// No path (every provider), and paths that select the `idp` rule with its
 /// claim rules and the `hmac` rule of the fixture policy.
@@ -117,14 +121,22 @@ pub fn jwks(data: &[u8]) {
             for kid in std::iter::once(None).chain(kids) {
                 if let Ok(candidates) = set.select(alg, kid) {
                     assert!(!candidates.is_empty(), "select returned no key");
+                    let candidates_len = candidates.len();
                     for key in candidates {
                         assert!(
                             key.allows(alg),
                             "select returned a key that does not allow {alg}"
                         );
-                        if kid.is_some() {
+                        // A kid picks the keys with that kid or, when none
+                        // has it, keys without a kid; never another kid.
+                        if kid.is_some() && key.kid().is_some() {
                             assert_eq!(key.kid(), kid, "select returned a key with another kid");
                         }
+                        assert!(
+                            candidates_len <= options.max_keys_without_kid
+                                || kid.is_some_and(|k| key.kid() == Some(k)),
+                            "more keys tried than max_keys_without_kid without a kid naming them"
+                        );
                     }
                 }
             }
@@ -260,4 +272,39 @@ pub fn path(data: &[u8]) {
             assert_eq!(raw, canonical, "the rule depends on the spelling");
         }
     });
+}
+
+/// `claim_path`: the claim-path parser (`claim_rules[].claim`,
+/// `claim_to_headers[].claim`, `required_claims[]`). The input is JSON; when
+/// it is a path, it has at least one member name and none is empty, it
+/// round-trips through its segments, and it finds a claim nested along them.
+pub fn claim_path(data: &[u8]) {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let Ok(path) = ClaimPath::from_value(&value) else {
+        return;
+    };
+    let segments = path.segments();
+    assert!(!segments.is_empty(), "a path without member names");
+    assert!(
+        segments.iter().all(|s| !s.is_empty()),
+        "an empty member name"
+    );
+    match &value {
+        serde_json::Value::String(text) => {
+            assert_eq!(&segments.join("."), text, "a dotted path lost text")
+        }
+        _ => {
+            let again = serde_json::Value::from(segments.to_vec());
+            assert_eq!(ClaimPath::from_value(&again).as_ref(), Ok(&path));
+        }
+    }
+    let mut nested = serde_json::json!(1);
+    for member in segments.iter().rev() {
+        nested = serde_json::json!({ member: nested });
+    }
+    let claims = nested.as_object().expect("an object").clone();
+    assert_eq!(lookup(&claims, &path), Some(&serde_json::json!(1)));
+    let _ = path.to_string();
 }

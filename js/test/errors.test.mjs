@@ -37,6 +37,8 @@ const CASES = [
   { code: 'unknown_kid', token: () => sign(rs, claims(), { kid: 'nope' }) },
   // An ES256 token whose kid names the RSA key: the key exists but cannot check ES256.
   { code: 'key_mismatch', provider: { algorithms: ['RS256', 'ES256'] }, token: () => sign(es, claims(), { kid: rs.kid }) },
+  // No kid, and more keys could verify the token than limits.max_keys_without_kid allows trying.
+  { code: 'too_many_keys', rest: { limits: { max_keys_without_kid: 0 } }, token: () => sign(rs, claims(), { kid: undefined }) },
   { code: 'bad_signature', token: async () => flipSignatureBit(await sign(rs)) },
   { code: 'expired', token: () => sign(rs, claims({ iat: NOW - 7200, exp: NOW - 3600 })) },
   { code: 'not_yet_valid', token: () => sign(rs, claims({ nbf: NOW + 3600 })) },

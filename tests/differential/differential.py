@@ -43,6 +43,10 @@ def unb64(text: str) -> bytes:
 DELIBERATE = {
     "duplicate_claim": "PyJWT accepts duplicate JSON member names (last one wins); "
                        "jwtgate refuses them (RFC 8725 §3.2: one meaning per token)",
+    "exp_after_9999": "PyJWT accepts any integer exp; jwtgate refuses NumericDates after "
+                      "9999-12-31T23:59:59Z as invalid_claim (docs/POLICY.md, Registered claims)",
+    "nbf_negative": "PyJWT accepts a negative nbf; jwtgate refuses NumericDates before 1970 "
+                    "as invalid_claim (so does jwt_authn)",
 }
 
 
@@ -108,6 +112,16 @@ def mutate(rng, alg, key, kind):
         c["aud"] = "other-api"
     elif kind == "no_exp":
         del c["exp"]
+    elif kind == "sub_number":
+        c["sub"] = rng.randrange(1000)
+    elif kind == "jti_number":
+        c["jti"] = rng.randrange(1000)
+    elif kind == "aud_element_number":
+        c["aud"] = [AUD, rng.randrange(1000)]
+    elif kind == "exp_after_9999":
+        c["exp"] = 253402300800 + rng.randrange(10**6)
+    elif kind == "nbf_negative":
+        c["nbf"] = -rng.randrange(1, 10**6)
     elif kind == "extra_claims":
         c["x"] = {"nested": [1, 2, {"deep": True}]}
     elif kind == "duplicate_claim":
@@ -143,14 +157,16 @@ def mutate(rng, alg, key, kind):
         hdr["alg"] = other
         return f"{b64(json.dumps(hdr).encode())}.{p}.{s}"
     if kind in ("expired", "expired_within_leeway", "not_yet_valid", "wrong_iss", "wrong_aud",
-                "no_exp", "extra_claims"):
+                "no_exp", "extra_claims", "sub_number", "jti_number", "aud_element_number",
+                "exp_after_9999", "nbf_negative"):
         return token
     raise ValueError(kind)
 
 
 KINDS = ["valid", "expired", "expired_within_leeway", "not_yet_valid", "wrong_iss", "wrong_aud",
          "no_exp", "extra_claims", "duplicate_claim", "exp_string", "crit_unknown", "sig_bitflip",
-         "payload_char", "truncate", "swap_sig", "alg_none", "wrong_kid_alg"]
+         "payload_char", "truncate", "swap_sig", "alg_none", "wrong_kid_alg",
+         "sub_number", "jti_number", "aud_element_number", "exp_after_9999", "nbf_negative"]
 
 
 def pyjwt_verdict(token, jwks_by_kid):

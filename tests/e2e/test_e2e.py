@@ -8,7 +8,8 @@ headers and which path reached the application. Three Envoys live for the
 whole run: jwtgate, jwtgate with hide_details, and jwt_authn (the reference).
 Short-lived ones check startup failures (bad policy, missing runtime).
 HostileLoad runs hostile_load.py (wrk, valid tokens mixed with garbage).
-The runner also loads test_host_crypto.py (Envoy's crypto vs pure Rust).
+The runner also loads test_host_crypto.py (Envoy's crypto vs pure Rust) and
+test_claims.py (claims and keys next to jwt_authn).
 
 The last line is `e2e: N passed, M failed` (what CI looks for).
 """
@@ -637,13 +638,15 @@ def main() -> int:
     args = ap.parse_args()
     install_cleanup()
     WASM = str(Path(args.wasm).resolve())
+    import test_claims
     import test_host_crypto
     import test_paths
 
     test_host_crypto.WASM = WASM
     test_paths.WASM = WASM
+    test_claims.WASM = WASM
     suite = unittest.TestSuite()
-    for module in (sys.modules[__name__], test_host_crypto, test_paths):
+    for module in (sys.modules[__name__], test_host_crypto, test_paths, test_claims):
         suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(module))
     if args.k:
         def keep(s):
