@@ -8,7 +8,9 @@ headers and which path reached the application. Three Envoys live for the
 whole run: jwtgate, jwtgate with hide_details, and jwt_authn (the reference).
 Short-lived ones check startup failures (bad policy, missing runtime).
 HostileLoad runs hostile_load.py (wrk, valid tokens mixed with garbage).
-The runner also loads test_host_crypto.py (Envoy's crypto vs pure Rust).
+The runner also loads test_host_crypto.py (Envoy's crypto vs pure Rust),
+test_xds.py (a bad policy arriving by LDS or ECDS) and test_oci.py (the
+OCI image `make oci` builds).
 
 The last line is `e2e: N passed, M failed` (what CI looks for).
 """
@@ -595,6 +597,56 @@ class DeploymentFiles(unittest.TestCase):
         self.assertIn("jwtgate: configured (0 warnings", env.log())
 
 
+def _istio_spec_lines() -> list[str]:
+    """The WasmPlugin's uncommented lines before pluginConfig (flat YAML keys)."""
+    text = (ROOT / "envoy" / "istio-wasmplugin.yaml").read_text().split("pluginConfig:", 1)[0]
+    return [l.rstrip() for l in text.splitlines() if l.strip() and not l.lstrip().startswith("#")]
+
+
+def _istio_field(name: str) -> str:
+    """The value of a top-level `spec` field (two-space indent), e.g. url."""
+    [value] = [l.split(":", 1)[1].strip() for l in _istio_spec_lines() if l.startswith(f"  {name}:")]
+    return value
+
+
+class IstioManifest(unittest.TestCase):
+    """envoy/istio-wasmplugin.yaml deploys safely (issue 19): inbound only,
+    pinned by digest, failing closed the way envoy.yaml does."""
+
+    def test_inbound_only(self) -> None:
+        # Without match Istio applies the plugin to CLIENT_AND_SERVER, and the
+        # workload's own outgoing calls would need a token.
+        lines = _istio_spec_lines()
+        i = lines.index("  match:")
+        self.assertEqual(lines[i + 1 : i + 2], ["    - mode: SERVER"])
+        self.assertFalse(lines[i + 2].startswith("    "), "one traffic selector only")
+
+    def test_url_is_pinned_by_digest(self) -> None:
+        url = _istio_field("url")
+        self.assertRegex(url, r"^oci://[a-z0-9.-]+(:[0-9]+)?/[a-z0-9/._-]+@sha256:[0-9a-f]{64}$")
+        # The example's digest is a placeholder nothing has; `make oci` prints the real one.
+        self.assertEqual(url.rsplit(":", 1)[1], "0" * 64)
+        text = (ROOT / "envoy" / "istio-wasmplugin.yaml").read_text()
+        self.assertIn("#   sha256: <64 hex digits>", text, "the HTTPS form with its sha256 is shown")
+
+    def test_fail_strategy_matches_envoy_yaml(self) -> None:
+        self.assertEqual(_istio_field("failStrategy"), "FAIL_RELOAD")
+        self.assertIn("failure_policy: FAIL_RELOAD", (ROOT / "envoy" / "envoy.yaml").read_text())
+
+    def test_selector_active_and_target_refs_shown(self) -> None:
+        lines = _istio_spec_lines()
+        self.assertIn("  selector:", lines)
+        self.assertNotIn("  targetRefs:", lines, "the CRD refuses selector and targetRefs together")
+        text = (ROOT / "envoy" / "istio-wasmplugin.yaml").read_text()
+        self.assertIn("#   targetRefs:", text)
+        self.assertIn("#     - kind: Service", text)
+
+    def test_phase_and_plugin_name(self) -> None:
+        self.assertEqual(_istio_field("phase"), "AUTHN")
+        self.assertEqual(_istio_field("pluginName"), "jwtgate")
+        self.assertEqual(_istio_field("type"), "HTTP")
+
+
 class HostileLoad(unittest.TestCase):
     """wrk with valid tokens mixed with garbage for ~20 s (hostile_load.py)."""
 
@@ -615,10 +667,14 @@ def main() -> int:
     install_cleanup()
     WASM = str(Path(args.wasm).resolve())
     import test_host_crypto
+    import test_oci
+    import test_xds
 
     test_host_crypto.WASM = WASM
+    test_oci.WASM = WASM
+    test_xds.WASM = WASM
     suite = unittest.TestSuite()
-    for module in (sys.modules[__name__], test_host_crypto):
+    for module in (sys.modules[__name__], test_host_crypto, test_xds, test_oci):
         suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(module))
     if args.k:
         def keep(s):
