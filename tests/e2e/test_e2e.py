@@ -9,8 +9,9 @@ whole run: jwtgate, jwtgate with hide_details, and jwt_authn (the reference).
 Short-lived ones check startup failures (bad policy, missing runtime).
 HostileLoad runs hostile_load.py (wrk, valid tokens mixed with garbage).
 The runner also loads test_host_crypto.py (Envoy's crypto vs pure Rust),
-test_xds.py (a bad policy arriving by LDS or ECDS) and test_oci.py (the
-OCI image `make oci` builds).
+test_mapping.py (envoy/README.md's jwt_authn mapping, row by row, against
+the real jwt_authn), test_xds.py (a bad policy arriving by LDS or ECDS) and
+test_oci.py (the OCI image `make oci` builds).
 
 The last line is `e2e: N passed, M failed` (what CI looks for).
 """
@@ -667,14 +668,16 @@ def main() -> int:
     install_cleanup()
     WASM = str(Path(args.wasm).resolve())
     import test_host_crypto
+    import test_mapping
     import test_oci
     import test_xds
 
     test_host_crypto.WASM = WASM
+    test_mapping.WASM = WASM
     test_oci.WASM = WASM
     test_xds.WASM = WASM
     suite = unittest.TestSuite()
-    for module in (sys.modules[__name__], test_host_crypto, test_xds, test_oci):
+    for module in (sys.modules[__name__], test_host_crypto, test_mapping, test_xds, test_oci):
         suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(module))
     if args.k:
         def keep(s):
