@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -137,3 +138,84 @@ class OciImage(unittest.TestCase):
             self.assertEqual(r.returncode, 1)
             self.assertIn("not a WebAssembly module", r.stderr)
             self.assertFalse((Path(other) / "out" / "jwtgate-filter").exists())
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@unittest.skipUnless(
+    shutil.which("skopeo") and shutil.which("docker-registry"),
+    "optional: needs Debian's skopeo and docker-registry (apt-get install skopeo docker-registry)",
+)
+class RegistryRoundTrip(unittest.TestCase):
+    """Optional: the layout pushed to a real registry (Debian's docker-registry,
+    the CNCF distribution server, on 127.0.0.1) with skopeo, then read back
+    over the registry API the way Istio's fetcher reads it (go-containerregistry
+    `remote.Image`: manifest by reference, then the layer blob)."""
+
+    def test_push_keeps_the_digest_and_the_module(self) -> None:
+        import http.client
+        import time
+
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            built = run_oci(tmp / "oci", WASM)
+            self.assertEqual(built.returncode, 0, built.stderr)
+            index = json.loads((tmp / "oci" / "jwtgate-filter" / "index.json").read_text())
+            digest = index["manifests"][0]["digest"]
+            port = _free_port()
+            (tmp / "registry.yml").write_text(
+                "version: 0.1\nlog: {level: error}\n"
+                f"storage: {{filesystem: {{rootdirectory: {tmp / 'store'}}}}}\n"
+                f"http: {{addr: 127.0.0.1:{port}}}\n"
+            )
+            registry = subprocess.Popen(
+                ["docker-registry", "serve", str(tmp / "registry.yml")],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+
+            def get(path: str, accept: str = OCI_MANIFEST) -> tuple[int, dict, bytes]:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                try:
+                    conn.request("GET", path, headers={"accept": accept})
+                    r = conn.getresponse()
+                    return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+                finally:
+                    conn.close()
+
+            try:
+                deadline = time.monotonic() + 15
+                while True:
+                    try:
+                        if get("/v2/")[0] == 200:
+                            break
+                    except OSError:
+                        pass
+                    self.assertLess(time.monotonic(), deadline, "registry did not start")
+                    time.sleep(0.1)
+                ref = f"127.0.0.1:{port}/jwtgate/filter"
+                push = subprocess.run(
+                    ["skopeo", "--insecure-policy", "copy", "--preserve-digests", "--dest-tls-verify=false",
+                     f"oci:{tmp / 'oci' / 'jwtgate-filter'}:0.1.0", f"docker://{ref}:0.1.0"],
+                    capture_output=True, text=True, timeout=120,
+                )  # fmt: skip
+                self.assertEqual(push.returncode, 0, push.stderr)
+                for reference in ("0.1.0", digest):
+                    status, headers, body = get(f"/v2/jwtgate/filter/manifests/{reference}")
+                    self.assertEqual(status, 200, body[:200])
+                    self.assertEqual("sha256:" + hashlib.sha256(body).hexdigest(), digest)
+                    self.assertEqual(headers.get("docker-content-digest"), digest)
+                manifest = json.loads(body)
+                status, _, layer = get(f"/v2/jwtgate/filter/blobs/{manifest['layers'][-1]['digest']}", "*/*")
+                self.assertEqual(status, 200)
+                with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer))) as tar:
+                    self.assertEqual(tar.extractfile("plugin.wasm").read(), Path(WASM).read_bytes())
+            finally:
+                registry.terminate()
+                registry.wait(timeout=10)
