@@ -642,6 +642,34 @@ class IstioManifest(unittest.TestCase):
         self.assertIn("#   targetRefs:", text)
         self.assertIn("#     - kind: Service", text)
 
+    # istio/api extensions/v1alpha1/wasm.proto: the WasmPlugin spec's fields
+    # (JSON names) and the enum values this file may use.
+    SPEC_FIELDS = {
+        "selector", "targetRef", "targetRefs", "url", "sha256", "imagePullPolicy", "imagePullSecret",
+        "verificationKey", "pluginConfig", "pluginName", "phase", "priority", "failStrategy", "vmConfig",
+        "match", "type",
+    }  # fmt: skip
+    ENUMS = {
+        "phase": {"AUTHN", "AUTHZ", "STATS"},
+        "failStrategy": {"FAIL_CLOSE", "FAIL_OPEN", "FAIL_RELOAD"},
+        "type": {"HTTP", "NETWORK"},
+        "imagePullPolicy": {"IfNotPresent", "Always"},
+    }
+
+    def test_spec_uses_only_wasmplugin_fields_and_values(self) -> None:
+        lines = _istio_spec_lines()
+        spec = lines[lines.index("spec:") + 1 :]
+        keys = {l.split(":", 1)[0].strip() for l in spec if re.match(r"^  [a-zA-Z]", l)}
+        self.assertEqual(keys - self.SPEC_FIELDS, set())
+        for field, allowed in self.ENUMS.items():
+            if field in keys:
+                self.assertIn(_istio_field(field), allowed, field)
+        # The commented alternatives use real fields too.
+        text = (ROOT / "envoy" / "istio-wasmplugin.yaml").read_text()
+        commented = re.findall(r"^  #   ([a-zA-Z0-9]+):", text, re.M)
+        self.assertEqual(set(commented), {"targetRefs", "url", "sha256"})
+        self.assertEqual(set(commented) - self.SPEC_FIELDS, set())
+
     def test_phase_and_plugin_name(self) -> None:
         self.assertEqual(_istio_field("phase"), "AUTHN")
         self.assertEqual(_istio_field("pluginName"), "jwtgate")
