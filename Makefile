@@ -4,12 +4,13 @@ SHELL := /bin/bash
 WASM_TARGET := wasm32-unknown-unknown
 FILTER_WASM := target/$(WASM_TARGET)/release/jwtgate_filter.wasm
 
-.PHONY: help setup test demo filter js check fuzz bench clean
+.PHONY: help setup test demo filter oci js check fuzz bench clean
 
 help:
 	@echo "make demo   build the filter, run a real Envoy with it, send tokens, print what happened"
 	@echo "make test   install what is missing, then run every check and test (what CI runs)"
 	@echo "make filter build the proxy-wasm filter ($(FILTER_WASM))"
+	@echo "make oci    the filter as an OCI image (layout + tar in target/oci); prints the digest to pin"
 	@echo "make js     build the npm package into js/pkg"
 	@echo "make fuzz   run every fuzz target for a bounded time (FUZZ_SECONDS, default 60)"
 	@echo "make bench  run the benchmarks (BENCH_QUICK=1 for a short run)"
@@ -22,6 +23,12 @@ filter:
 	cargo rustc --quiet --lib --release --target $(WASM_TARGET) --features envoy --crate-type cdylib
 	@cp target/$(WASM_TARGET)/release/jwtgate.wasm $(FILTER_WASM)
 	@echo "filter: $(FILTER_WASM) ($$(stat -c %s $(FILTER_WASM)) bytes)"
+
+# The filter as an OCI image for Istio's WasmPlugin (`url: oci://...@sha256:`),
+# written by a stdlib Python script: no Docker needed. See envoy/README.md.
+OCI_TAG := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+oci: filter
+	@python3 scripts/oci.py --wasm $(FILTER_WASM) --out target/oci --tag $(OCI_TAG)
 
 js: setup
 	@js/build.sh

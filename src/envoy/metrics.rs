@@ -4,6 +4,11 @@
 //! `/stats` as `wasmcustom.jwtgate.allowed`, `wasmcustom.jwtgate.denied.expired`,
 //! `wasmcustom.jwtgate.cache.hits`, ... (asserted by `tests/e2e`). The
 //! host-crypto counters live with their user, [`super::crypto`].
+//!
+//! [`ConfigOutcomes`] counts configurations: Envoy keeps one stat per name
+//! for the whole process, so a count made by a VM whose configuration was
+//! refused (and which Envoy then drops) stays visible while another VM of
+//! the same plugin holds the same counter.
 
 use alloc::format;
 use alloc::vec::Vec;
@@ -46,6 +51,31 @@ pub(crate) fn add(id: Option<u32>, delta: u64) {
         if let Err(status) = increment_metric(id, delta) {
             warn!("jwtgate: cannot increment metric {id}: {status:?}");
         }
+    }
+}
+
+/// `jwtgate.config.accepted` / `jwtgate.config.rejected`: one per
+/// `on_configure` (per VM and plugin configuration), defined before the
+/// policy is read so that a refused one is counted too.
+pub(crate) struct ConfigOutcomes {
+    accepted: Option<u32>,
+    rejected: Option<u32>,
+}
+
+impl ConfigOutcomes {
+    pub(crate) fn define() -> Self {
+        ConfigOutcomes {
+            accepted: counter("jwtgate.config.accepted"),
+            rejected: counter("jwtgate.config.rejected"),
+        }
+    }
+
+    pub(crate) fn accepted(&self) {
+        add(self.accepted, 1);
+    }
+
+    pub(crate) fn rejected(&self) {
+        add(self.rejected, 1);
     }
 }
 

@@ -1,7 +1,23 @@
 //! The root context: configuration, once per VM.
+//!
+//! A configuration is all or nothing. [`configure`] builds the verifier, the
+//! cache and the metric ids into a new [`Shared`] without touching the root;
+//! only when every step succeeded does the root take it. A refused
+//! configuration (at any step, early or late) therefore leaves the root as
+//! it was: with no configuration it denies every request, and a root that
+//! already had one keeps it. Envoy gives each new plugin configuration (an
+//! xDS update) a new root context, so the previous policy lives on in the
+//! previous root for as long as Envoy keeps that one (envoy/README.md, "A bad
+//! policy over xDS": what Envoy 1.40 does, measured).
+//!
+//! Every outcome is counted (`jwtgate.config.accepted` / `.rejected`) and
+//! logged with the first 12 hex digits of the policy's SHA-256, so an
+//! operator can alert on a refused update and see which policy is in force.
 
 use alloc::boxed::Box;
+use alloc::format;
 use alloc::rc::Rc;
+use alloc::string::String;
 use core::cell::RefCell;
 
 use log::{error, info, warn};
@@ -10,7 +26,8 @@ use proxy_wasm::types::ContextType;
 
 use super::crypto::{self, EnvoyCrypto};
 use super::http::Http;
-use super::metrics::Metrics;
+use super::metrics::{ConfigOutcomes, Metrics};
+use crate::alg::sha256;
 use crate::host::VerifierChoice;
 use crate::{VerifiedCache, Verifier};
 
@@ -35,69 +52,27 @@ impl RootContext for Root {
         if let Ok(level) = proxy_wasm::hostcalls::get_log_level() {
             proxy_wasm::set_log_level(level);
         }
-        let policy = match self.get_plugin_configuration() {
-            Some(bytes) => bytes,
-            None => {
-                error!("jwtgate: invalid configuration: the plugin configuration is empty; it must hold the policy JSON");
-                return false;
+        // Defined before anything can fail, so a refused policy is counted.
+        let outcomes = ConfigOutcomes::define();
+        let bytes = self.get_plugin_configuration().unwrap_or_default();
+        let id = policy_id(&bytes);
+        match configure(&bytes) {
+            Ok(shared) => {
+                info!(
+                    "jwtgate: configured ({} warnings, cache {}, policy sha256 {id})",
+                    shared.verifier.warnings().len(),
+                    if shared.cache.is_some() { "on" } else { "off" }
+                );
+                self.shared = Some(Rc::new(shared));
+                outcomes.accepted();
+                true
             }
-        };
-        let policy = match core::str::from_utf8(&policy) {
-            Ok(text) => text,
-            Err(e) => {
-                error!("jwtgate: invalid configuration: the policy is not UTF-8 ({e})");
-                return false;
+            Err(why) => {
+                error!("jwtgate: invalid configuration: {why} (policy sha256 {id}, not applied)");
+                outcomes.rejected();
+                false
             }
-        };
-        let mut verifier = match Verifier::from_json(policy) {
-            Ok(verifier) => verifier,
-            Err(e) => {
-                error!("jwtgate: invalid configuration: {}", e.message());
-                return false;
-            }
-        };
-        // Runs the self-test (unless the policy says "rust") and prepares
-        // every key once. A failing host under "host" refuses the
-        // configuration; under "auto" it is a warning and pure Rust stays.
-        let checker = match verifier.offer_host_crypto(Box::new(EnvoyCrypto::new())) {
-            Ok(checker) => checker,
-            Err(e) => {
-                error!("jwtgate: invalid configuration: {}", e.message());
-                return false;
-            }
-        };
-        let host_crypto = checker == crypto::NAME;
-        if host_crypto {
-            info!(
-                "jwtgate: signature checks by envoy (BoringSSL) for RS*/ES*, pure Rust for others"
-            );
-        } else {
-            let why = match verifier.policy().signature_verifier {
-                VerifierChoice::Rust => "signature_verifier is \"rust\"",
-                _ => "the host crypto failed its self-test (see the warning)",
-            };
-            info!("jwtgate: signature checks by pure Rust for every algorithm ({why})");
         }
-        for warning in verifier.warnings() {
-            warn!("jwtgate: {warning}");
-        }
-        let settings = &verifier.policy().cache;
-        let cache = settings
-            .enabled
-            .then(|| RefCell::new(VerifiedCache::new(settings.max_entries, settings.max_bytes)));
-        info!(
-            "jwtgate: configured ({} warnings, cache {})",
-            verifier.warnings().len(),
-            if cache.is_some() { "on" } else { "off" }
-        );
-        let metrics = Metrics::define();
-        metrics.crypto_host(host_crypto);
-        self.shared = Some(Rc::new(Shared {
-            verifier,
-            cache,
-            metrics,
-        }));
-        true
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -109,5 +84,69 @@ impl RootContext for Root {
     // context denies every request.
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(Http::new(self.shared.clone())))
+    }
+}
+
+/// The first 12 hex digits of the configuration's SHA-256 (enough to tell
+/// policies apart in a log; the same digits `sha256sum` prints first).
+fn policy_id(bytes: &[u8]) -> String {
+    sha256(bytes)[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Everything a configuration needs, or the reason (for the log) it is
+/// refused. Logs warnings and the signature path; changes no root state.
+fn configure(bytes: &[u8]) -> Result<Shared, String> {
+    if bytes.is_empty() {
+        return Err(String::from(
+            "the plugin configuration is empty; it must hold the policy JSON",
+        ));
+    }
+    let policy =
+        core::str::from_utf8(bytes).map_err(|e| format!("the policy is not UTF-8 ({e})"))?;
+    let mut verifier = Verifier::from_json(policy).map_err(|e| String::from(e.message()))?;
+    // Runs the self-test (unless the policy says "rust") and prepares every
+    // key once. A failing host under "host" refuses the configuration; under
+    // "auto" it is a warning and pure Rust stays.
+    let checker = verifier
+        .offer_host_crypto(Box::new(EnvoyCrypto::new()))
+        .map_err(|e| String::from(e.message()))?;
+    let host_crypto = checker == crypto::NAME;
+    if host_crypto {
+        info!("jwtgate: signature checks by envoy (BoringSSL) for RS*/ES*, pure Rust for others");
+    } else {
+        let why = match verifier.policy().signature_verifier {
+            VerifierChoice::Rust => "signature_verifier is \"rust\"",
+            _ => "the host crypto failed its self-test (see the warning)",
+        };
+        info!("jwtgate: signature checks by pure Rust for every algorithm ({why})");
+    }
+    for warning in verifier.warnings() {
+        warn!("jwtgate: {warning}");
+    }
+    let settings = &verifier.policy().cache;
+    let cache = settings
+        .enabled
+        .then(|| RefCell::new(VerifiedCache::new(settings.max_entries, settings.max_bytes)));
+    let metrics = Metrics::define();
+    metrics.crypto_host(host_crypto);
+    Ok(Shared {
+        verifier,
+        cache,
+        metrics,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::policy_id;
+
+    #[test]
+    fn policy_id_is_the_start_of_the_sha256() {
+        // sha256("") = e3b0c44298fc1c149afbf4c8996fb924...
+        assert_eq!(policy_id(b""), "e3b0c44298fc");
+        assert_eq!(policy_id(b"abc"), "ba7816bf8f01");
     }
 }

@@ -570,3 +570,157 @@ def install_cleanup() -> None:
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# Dynamic listeners (LDS from a watched file): config updates as xDS brings them
+# --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A port the kernel just handed out on LOCALHOST (then released).
+
+    A listener delivered over LDS needs a fixed port: an update of a listener
+    bound to port 0 would not be the same address."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind((LOCALHOST, 0))
+        return s.getsockname()[1]
+
+
+class DynamicListeners:
+    """A bootstrap whose listeners come from LDS (`path_config_source` with a
+    `watched_directory`), so a test can push a listener update the way a
+    control plane does (Istio sends the same xDS over gRPC).
+
+        lds = DynamicListeners(workdir, http_filters, upstream_port)
+        env = Envoy(lds.bootstrap, ...).start()
+        lds.push([wasm_filter(...)])          # a new version of the listener
+        lds.wait_for_version(env, "2")        # or check update_rejected
+
+    The listener keeps its name and address across pushes; only its HTTP
+    filters change, as with an edited WasmPlugin.
+    """
+
+    def __init__(self, workdir: Path, http_filters: list[dict], upstream_port: int | None) -> None:
+        self.dir = Path(workdir) / "lds"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.dir / "lds.json"
+        self.port = free_port()
+        self.upstream_port = upstream_port
+        self.version = 0
+        config = bootstrap(http_filters, upstream_port)
+        config["static_resources"].pop("listeners")
+        config["node"] = {"id": "jwtgate-e2e", "cluster": "jwtgate-e2e"}
+        config["dynamic_resources"] = {
+            "lds_config": {
+                "resource_api_version": "V3",
+                "path_config_source": {"path": str(self.path), "watched_directory": {"path": str(self.dir)}},
+            }
+        }
+        self.bootstrap = config
+        self.push(http_filters)
+
+    def listener(self, http_filters: list[dict]) -> dict:
+        [listener] = bootstrap(http_filters, self.upstream_port)["static_resources"]["listeners"]
+        listener["address"]["socket_address"]["port_value"] = self.port
+        return listener
+
+    def push(self, http_filters: list[dict]) -> str:
+        """Writes the next version of the listener (atomically: write, then rename
+        into the watched directory); returns its version_info."""
+        self.version += 1
+        response = {
+            "version_info": str(self.version),
+            "resources": [{"@type": "type.googleapis.com/envoy.config.listener.v3.Listener", **self.listener(http_filters)}],
+        }
+        tmp = self.dir.parent / f"lds-{self.version}.tmp"
+        tmp.write_text(json.dumps(response))
+        os.replace(tmp, self.path)
+        return str(self.version)
+
+    @staticmethod
+    def lds_stats(env: "Envoy") -> dict[str, int]:
+        return env.stats("listener_manager")
+
+    def wait_for_lds(self, env: "Envoy", before: dict[str, int], timeout: float = 15.0) -> dict[str, int]:
+        """Waits until Envoy has processed one more LDS update (accepted or
+        rejected) than in `before`; returns the listener_manager stats then."""
+        deadline = time.monotonic() + timeout
+        keys = ("listener_manager.lds.update_success", "listener_manager.lds.update_rejected")
+        while time.monotonic() < deadline:
+            now = self.lds_stats(env)
+            if sum(now.get(k, 0) for k in keys) > sum(before.get(k, 0) for k in keys):
+                return now
+            time.sleep(0.1)
+        raise AssertionError(f"envoy did not process LDS version {self.version} within {timeout}s")
+
+
+class DynamicFilter:
+    """The jwtgate HTTP filter delivered by ECDS (extension config discovery,
+    `config_discovery` on the listener's filter, from a watched file): how
+    Istio delivers a WasmPlugin to its proxies (the agent rewrites the module
+    URL to a local file; the plugin configuration arrives unchanged).
+
+        ecds = DynamicFilter(workdir, wasm_filter(...))
+        env = Envoy(bootstrap([ecds.http_filter], port) | {"node": ...})
+        ecds.push(wasm_filter(...))           # a new version of the filter's config
+    """
+
+    NAME = "jwtgate"
+    TYPE_URL = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
+
+    def __init__(self, workdir: Path, first: dict) -> None:
+        self.dir = Path(workdir) / "ecds"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.dir / "ecds.json"
+        self.version = 0
+        self.http_filter = {
+            "name": self.NAME,
+            "config_discovery": {
+                "config_source": {
+                    "resource_api_version": "V3",
+                    "path_config_source": {"path": str(self.path), "watched_directory": {"path": str(self.dir)}},
+                },
+                "type_urls": [self.TYPE_URL],
+            },
+        }
+        self.push(first)
+
+    def bootstrap(self, upstream_port: int | None) -> dict:
+        config = bootstrap([self.http_filter], upstream_port)
+        config["node"] = {"id": "jwtgate-e2e", "cluster": "jwtgate-e2e"}  # ECDS needs both
+        return config
+
+    def push(self, wasm_filter_config: dict) -> str:
+        """Writes the next version of the filter's config (a `wasm_filter(...)` dict)."""
+        self.version += 1
+        response = {
+            "version_info": str(self.version),
+            "resources": [
+                {
+                    "@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+                    "name": self.NAME,
+                    "typed_config": wasm_filter_config["typed_config"],
+                }
+            ],
+        }
+        tmp = self.dir.parent / f"ecds-{self.version}.tmp"
+        tmp.write_text(json.dumps(response))
+        os.replace(tmp, self.path)
+        return str(self.version)
+
+    def stats(self, env: "Envoy") -> dict[str, int]:
+        prefix = f"extension_config_discovery.http_filter.{self.NAME}."
+        return {k[len(prefix):]: v for k, v in env.stats("extension_config_discovery").items() if k.startswith(prefix)}
+
+    def wait_for_update(self, env: "Envoy", before: dict[str, int], timeout: float = 15.0) -> dict[str, int]:
+        """Waits until Envoy has processed one more ECDS update than in `before`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = self.stats(env)
+            if now.get("update_attempt", 0) > before.get("update_attempt", 0):
+                return now
+            time.sleep(0.1)
+        raise AssertionError(f"envoy did not process ECDS version {self.version} within {timeout}s")

@@ -3,7 +3,7 @@
 # jwt_authn as the reference). Builds the filter when a source is newer than
 # it; prints `e2e: N passed, M failed` last; exits non-zero on any failure.
 #
-#   tests/e2e/run.sh                 everything (about 1.5 minutes, ~20 s of it wrk load)
+#   tests/e2e/run.sh                 everything (about 2.5 minutes, ~20 s of it wrk load)
 #   tests/e2e/run.sh -k Headers      only tests whose id contains "Headers"
 #
 # Logs and generated Envoy configs of the last run: .build/e2e/
@@ -31,4 +31,4 @@ rm -rf "$JWTGATE_E2E_DIR"
 mkdir -p "$JWTGATE_E2E_DIR"
 # The suite stops every Envoy it starts (also on failure); the timeout is the
 # last line of defence against a hang.
-exec timeout --kill-after=10 240 "$PY" tests/e2e/test_e2e.py --wasm "$WASM" "$@"
+exec timeout --kill-after=10 360 "$PY" tests/e2e/test_e2e.py --wasm "$WASM" "$@"

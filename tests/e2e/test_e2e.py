@@ -8,8 +8,12 @@ headers and which path reached the application. Three Envoys live for the
 whole run: jwtgate, jwtgate with hide_details, and jwt_authn (the reference).
 Short-lived ones check startup failures (bad policy, missing runtime).
 HostileLoad runs hostile_load.py (wrk, valid tokens mixed with garbage).
-The runner also loads test_host_crypto.py (Envoy's crypto vs pure Rust) and
-test_claims.py (claims and keys next to jwt_authn).
+The runner also loads the modules in MODULES: test_host_crypto.py (Envoy's
+crypto vs pure Rust), test_paths.py (canonical paths, one token per request),
+test_claims.py (claims and keys next to jwt_authn), test_mapping.py
+(envoy/README.md's jwt_authn mapping, row by row, against the real jwt_authn),
+test_xds.py (a bad policy arriving by LDS or ECDS) and test_oci.py (the OCI
+image `make oci` builds).
 
 The last line is `e2e: N passed, M failed` (what CI looks for).
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import importlib
 import io
 import json
 import os
@@ -48,6 +53,9 @@ from harness import (  # noqa: E402
 from wasm_imports import exports, imports  # noqa: E402
 
 WASM = os.environ.get("JWTGATE_WASM", str(ROOT / "target/wasm32-unknown-unknown/release/jwtgate_filter.wasm"))
+
+# Test modules the runner loads besides this one (each gets WASM set).
+MODULES = ["test_host_crypto", "test_paths", "test_claims", "test_mapping", "test_xds", "test_oci"]
 
 # Filled by setUpModule.
 KEYS: Keys
@@ -619,6 +627,84 @@ class DeploymentFiles(unittest.TestCase):
         self.assertIn("jwtgate: configured (0 warnings", env.log())
 
 
+def _istio_spec_lines() -> list[str]:
+    """The WasmPlugin's uncommented lines before pluginConfig (flat YAML keys)."""
+    text = (ROOT / "envoy" / "istio-wasmplugin.yaml").read_text().split("pluginConfig:", 1)[0]
+    return [l.rstrip() for l in text.splitlines() if l.strip() and not l.lstrip().startswith("#")]
+
+
+def _istio_field(name: str) -> str:
+    """The value of a top-level `spec` field (two-space indent), e.g. url."""
+    [value] = [l.split(":", 1)[1].strip() for l in _istio_spec_lines() if l.startswith(f"  {name}:")]
+    return value
+
+
+class IstioManifest(unittest.TestCase):
+    """envoy/istio-wasmplugin.yaml deploys safely (issue 19): inbound only,
+    pinned by digest, failing closed the way envoy.yaml does."""
+
+    def test_inbound_only(self) -> None:
+        # Without match Istio applies the plugin to CLIENT_AND_SERVER, and the
+        # workload's own outgoing calls would need a token.
+        lines = _istio_spec_lines()
+        i = lines.index("  match:")
+        self.assertEqual(lines[i + 1 : i + 2], ["    - mode: SERVER"])
+        self.assertFalse(lines[i + 2].startswith("    "), "one traffic selector only")
+
+    def test_url_is_pinned_by_digest(self) -> None:
+        url = _istio_field("url")
+        self.assertRegex(url, r"^oci://[a-z0-9.-]+(:[0-9]+)?/[a-z0-9/._-]+@sha256:[0-9a-f]{64}$")
+        # The example's digest is a placeholder nothing has; `make oci` prints the real one.
+        self.assertEqual(url.rsplit(":", 1)[1], "0" * 64)
+        text = (ROOT / "envoy" / "istio-wasmplugin.yaml").read_text()
+        self.assertIn("#   sha256: <64 hex digits>", text, "the HTTPS form with its sha256 is shown")
+
+    def test_fail_strategy_matches_envoy_yaml(self) -> None:
+        self.assertEqual(_istio_field("failStrategy"), "FAIL_RELOAD")
+        self.assertIn("failure_policy: FAIL_RELOAD", (ROOT / "envoy" / "envoy.yaml").read_text())
+
+    def test_selector_active_and_target_refs_shown(self) -> None:
+        lines = _istio_spec_lines()
+        self.assertIn("  selector:", lines)
+        self.assertNotIn("  targetRefs:", lines, "the CRD refuses selector and targetRefs together")
+        text = (ROOT / "envoy" / "istio-wasmplugin.yaml").read_text()
+        self.assertIn("#   targetRefs:", text)
+        self.assertIn("#     - kind: Service", text)
+
+    # istio/api extensions/v1alpha1/wasm.proto: the WasmPlugin spec's fields
+    # (JSON names) and the enum values this file may use.
+    SPEC_FIELDS = {
+        "selector", "targetRef", "targetRefs", "url", "sha256", "imagePullPolicy", "imagePullSecret",
+        "verificationKey", "pluginConfig", "pluginName", "phase", "priority", "failStrategy", "vmConfig",
+        "match", "type",
+    }  # fmt: skip
+    ENUMS = {
+        "phase": {"AUTHN", "AUTHZ", "STATS"},
+        "failStrategy": {"FAIL_CLOSE", "FAIL_OPEN", "FAIL_RELOAD"},
+        "type": {"HTTP", "NETWORK"},
+        "imagePullPolicy": {"IfNotPresent", "Always"},
+    }
+
+    def test_spec_uses_only_wasmplugin_fields_and_values(self) -> None:
+        lines = _istio_spec_lines()
+        spec = lines[lines.index("spec:") + 1 :]
+        keys = {l.split(":", 1)[0].strip() for l in spec if re.match(r"^  [a-zA-Z]", l)}
+        self.assertEqual(keys - self.SPEC_FIELDS, set())
+        for field, allowed in self.ENUMS.items():
+            if field in keys:
+                self.assertIn(_istio_field(field), allowed, field)
+        # The commented alternatives use real fields too.
+        text = (ROOT / "envoy" / "istio-wasmplugin.yaml").read_text()
+        commented = re.findall(r"^  #   ([a-zA-Z0-9]+):", text, re.M)
+        self.assertEqual(set(commented), {"targetRefs", "url", "sha256"})
+        self.assertEqual(set(commented) - self.SPEC_FIELDS, set())
+
+    def test_phase_and_plugin_name(self) -> None:
+        self.assertEqual(_istio_field("phase"), "AUTHN")
+        self.assertEqual(_istio_field("pluginName"), "jwtgate")
+        self.assertEqual(_istio_field("type"), "HTTP")
+
+
 class HostileLoad(unittest.TestCase):
     """wrk with valid tokens mixed with garbage for ~20 s (hostile_load.py)."""
 
@@ -638,15 +724,11 @@ def main() -> int:
     args = ap.parse_args()
     install_cleanup()
     WASM = str(Path(args.wasm).resolve())
-    import test_claims
-    import test_host_crypto
-    import test_paths
-
-    test_host_crypto.WASM = WASM
-    test_paths.WASM = WASM
-    test_claims.WASM = WASM
     suite = unittest.TestSuite()
-    for module in (sys.modules[__name__], test_host_crypto, test_paths, test_claims):
+    suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__]))
+    for name in MODULES:
+        module = importlib.import_module(name)
+        module.WASM = WASM
         suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(module))
     if args.k:
         def keep(s):
