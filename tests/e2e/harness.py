@@ -13,6 +13,9 @@ Pieces:
                 JWKS, and token minting with PyJWT (including broken tokens)
   bootstrap_*   the two filter chains we compare: jwtgate (proxy-wasm) and
                 Envoy's built-in jwt_authn
+  DynamicListeners, DynamicFilter
+                the listener by LDS, or the filter's config by ECDS, from a
+                watched file: configuration updates as a control plane sends them
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ Envoys of this module:
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -342,10 +343,8 @@ class LocalJwksWatchedDirectory(unittest.TestCase):
     file once; a changed file is not picked up (measured)."""
 
     def test_jwt_authn_does_not_reload_the_file(self) -> None:
-        import os
-
         old, new = KEYS, Keys()
-        d = Path(tempfile.mkdtemp(dir=ROOT / ".build"))
+        d = Path(tempfile.mkdtemp(prefix="watched-", dir=os.environ.get("JWTGATE_E2E_DIR") or tempfile.gettempdir()))
         (d / "jwks").mkdir()
 
         def put(keys: Keys) -> None:

@@ -21,6 +21,7 @@ results; the test ids are named there.
 from __future__ import annotations
 
 import http.client
+import os
 import sys
 import tempfile
 import time
@@ -67,7 +68,7 @@ def tearDownModule() -> None:  # noqa: N802
 
 
 def _workdir(name: str) -> Path:
-    base = Path(__import__("os").environ.get("JWTGATE_E2E_DIR") or ROOT / ".build" / "e2e")
+    base = Path(os.environ.get("JWTGATE_E2E_DIR") or ROOT / ".build" / "e2e")
     base.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=base))
 
@@ -148,11 +149,16 @@ class LdsUpdates(_Updates, unittest.TestCase):
         return {k: after.get(k, 0) - before.get(k, 0) for k in set(after) | set(before)}
 
     def test_rejected_update_keeps_the_old_policy_in_force(self) -> None:
+        vms = self.env.stats("wasm.envoy.wasm.runtime.v8")
         delta = self.push("{not json")
         # Measured on Envoy 1.40.0: the whole listener update is refused
         # ("lds: listener 'ingress' config rejected: Unable to create Wasm
-        # plugin jwtgate"); the old listener, filter and policy stay.
+        # plugin jwtgate"); the old listener, filter and policy stay. Envoy
+        # made one new VM for the update and dropped it when on_configure failed.
         self.assertEqual(delta["listener_manager.lds.update_rejected"], 1, delta)
+        after = self.env.stats("wasm.envoy.wasm.runtime.v8")
+        created, active = "wasm.envoy.wasm.runtime.v8.created", "wasm.envoy.wasm.runtime.v8.active"
+        self.assertEqual((after[created] - vms[created], after[active]), (1, vms[active]))
         self.assertEqual(delta.get("listener_manager.lds.update_success", 0), 0, delta)
         self.assertEqual(delta.get("listener_manager.lds.version", 0), 0, "the version in force changed")
         self.assert_old_policy_decides()
