@@ -248,7 +248,8 @@ function fact(name, value, id) {
   return [el('dt', { textContent: name }), el('dd', { textContent: value, ...(id ? { id } : {}) })];
 }
 
-function showDecision(request, decision, policy) {
+/** The decision; `provider` is the one explain accepted the token for, if any. */
+function showDecision(request, decision, policy, provider) {
   $('decision-section').hidden = decision === undefined;
   if (!decision) return;
   const rule = request.ruleIndex === null ? undefined : policy.rules?.[request.ruleIndex];
@@ -281,6 +282,7 @@ function showDecision(request, decision, policy) {
       ...fact('Status', String(decision.status), 'd-status'),
       ...fact('Error', `${decision.code}: ${decision.message}`, 'd-error'),
       ...fact('Rule', ruleText, 'd-rule'),
+      ...fact('Provider', provider ?? (rule?.requires ? `the rule requires ${[].concat(rule.requires).join(' or ')}` : '–'), 'd-provider'),
       ...fact('WWW-Authenticate', www ?? '–', 'd-www'),
       ...fact('Body', decision.body, 'd-body'),
     );
@@ -367,9 +369,9 @@ function runPolicy(token, policy, decoded, decodeError) {
   const request = buildRequest(policy, verifier, token);
   $('location-used').textContent = request.where;
   const decision = verifier.authorize({ method: request.method, path: request.path, headers: request.headers, caseInsensitive: $('case-insensitive').checked });
-  showDecision(request, decision, policy);
-  if (token && !decodeError) {
-    const report = verifier.explain(token, { path: $('path').value || '/' });
+  const report = token && !decodeError ? verifier.explain(token, { path: $('path').value || '/' }) : undefined;
+  showDecision(request, decision, policy, report?.provider);
+  if (report) {
     const notes = verifier.warnings.map((w) => ({ check: 'policy', ok: true, detail: `warning: ${w}` }));
     showChecks([...notes, ...report.checks], report.provider ? `Checked for provider "${report.provider}".` : undefined);
   }
@@ -387,13 +389,17 @@ const schedule = () => {
   clearTimeout(timer);
   timer = setTimeout(run, 60);
 };
+/** One recomputation; the root element counts them and keeps the last one's milliseconds (for tests). */
 function run() {
+  const start = performance.now();
   try {
     update();
   } catch (err) {
     setVerdict('fail', 'error', `The inspector failed: ${failure(err).message}`);
   }
-  document.documentElement.dataset.updated = String(Number(document.documentElement.dataset.updated ?? 0) + 1);
+  const root = document.documentElement.dataset;
+  root.ms = (performance.now() - start).toFixed(1);
+  root.updated = String(Number(root.updated ?? 0) + 1);
 }
 
 for (const id of ['token', 'keys', 'method', 'path', 'token-location', 'headers', 'case-insensitive']) {

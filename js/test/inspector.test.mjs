@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import * as jwtgate from 'jwtgate';
 import { launchChromium, openPage, serve } from './chromium.mjs';
 import { ISS, NOW, b64json, claims, flipSignatureBit, keyFor, policyFor, sign } from './helpers.mjs';
 
@@ -83,6 +84,17 @@ const POLICY = () =>
     null,
     2,
   );
+
+test('Verifier.ruleFor (the page\'s "which rule"): the index for the canonical target, null, or invalid_path', () => {
+  const verifier = jwtgate.createVerifier(POLICY());
+  assert.equal(verifier.ruleFor('GET', '/health'), 0);
+  assert.equal(verifier.ruleFor('GET', '/health/../admin/x?y=1'), 1, 'RFC 3986 §5.2.4: the dot segment is removed');
+  assert.equal(verifier.ruleFor('POST', 'http://api.example/orders'), 2, 'absolute-form: its path');
+  assert.throws(() => verifier.ruleFor('GET', '/health%2F..%2Fadmin'), (e) => e instanceof jwtgate.JwtError && e.code === 'invalid_path');
+  const methods = jwtgate.createVerifier(policyFor([key], {}, { rules: [{ path: '/x', methods: ['POST'], requires: 'main' }] }));
+  assert.equal(methods.ruleFor('GET', '/x'), null, 'no rule for GET');
+  assert.equal(methods.ruleFor('post', '/x/'), 0, 'methods without case; one trailing slash');
+});
 
 test('the built page: a strict CSP (connect-src none), and what it loads', async (t) => {
   const { page, problems, requests } = await open(t);
@@ -193,6 +205,11 @@ test('a policy and a request: the status, WWW-Authenticate, and what the upstrea
   await set(page, { token, keys: POLICY(), path: '/orders?page=2', headers: 'x-user: mallory\nx-request-id: 42' });
   assert.equal(await text(page, '#keys-kind'), 'a jwtgate policy');
   assert.ok(await page.locator('#request').isVisible());
+  const ms = async () => page.locator('html').getAttribute('data-ms');
+  t.diagnostic(`recomputation with a new policy (createVerifier, decode, ruleFor, authorize, explain): ${await ms()} ms`);
+  await set(page, { path: '/orders?page=3' });
+  t.diagnostic(`recomputation on a keystroke, same policy (decode, ruleFor, authorize, explain): ${await ms()} ms`);
+  await set(page, { path: '/orders?page=2' });
   let v = await verdict(page);
   assert.equal(v.kind, 'allow', v.text);
   assert.equal(await text(page, '#location-used'), 'the authorization header after "Bearer "');
@@ -222,6 +239,7 @@ test('a policy and a request: the status, WWW-Authenticate, and what the upstrea
   await set(page, { token, path: '/admin/users' });
   assert.equal(await text(page, '#d-status'), '403');
   assert.match(await text(page, '#d-www'), /error="insufficient_scope"/);
+  assert.equal(await text(page, '#d-provider'), 'the rule requires main');
   assert.match(await text(page, '#d-rule'), /^#2 /);
 
   // The public path needs no token.
@@ -264,6 +282,11 @@ test('the token goes where the policy provider reads it', async (t) => {
   await set(page, { keys: policy({ from_headers: [{ name: 'x-jwt', value_prefix: '' }] }) });
   assert.equal(await text(page, '#location-used'), 'the x-jwt header');
   assert.equal((await verdict(page)).kind, 'allow');
+  await set(page, { keys: policy({ from_cookies: ['session'] }) });
+  assert.equal(await text(page, '#location-used'), 'the cookie session');
+  assert.ok((await text(page, '#sent')).split('\n').includes(`cookie: session=${token}`));
+  assert.equal((await verdict(page)).kind, 'allow');
+  await set(page, { keys: policy({ from_headers: [{ name: 'x-jwt', value_prefix: '' }] }) });
   // Authorization, although the provider reads x-jwt: no token found, 401.
   await set(page, { 'token-location': 'authorization' });
   assert.equal(await text(page, '#d-status'), '401');
@@ -332,6 +355,12 @@ test('accessibility: every control labelled, reachable by Tab in order; screensh
   await page.screenshot({ path: `${ARTIFACTS}/inspector-390.png`, fullPage: true });
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.screenshot({ path: `${ARTIFACTS}/inspector-1280.png`, fullPage: true });
+  // The README's picture (js/inspector/screenshot.png is a copy): the request, the verdict, the answer.
+  await set(page, { method: 'GET', path: '/admin/users', headers: 'x-user: mallory' });
+  await page.evaluate(() => window.scrollTo(0, 0)); // boxes in page coordinates
+  const top = await page.locator('#request').boundingBox();
+  const end = await page.locator('#checks-section').boundingBox();
+  await page.screenshot({ path: `${ARTIFACTS}/inspector-readme.png`, fullPage: true, clip: { x: 0, y: top.y - 8, width: 1280, height: end.y - top.y + 8 } });
   await page.emulateMedia({ colorScheme: 'dark' });
   const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.notEqual(dark, 'rgb(255, 255, 255)', 'dark colours');
