@@ -131,6 +131,17 @@ test('a valid token and its JWK set: "valid", the claims, the times, every check
   assert.ok(rows.some((r) => r.check === 'signature'), 'the signature was checked');
   // The iss URL is listed, and was not fetched (no request after load: see the last test).
   assert.match(await text(page, '#urls'), new RegExp(`iss ${ISS.replace(/\./g, '\\.')}`));
+  // A dropped file replaces the box's text.
+  const before = Number(await page.locator('html').getAttribute('data-updated'));
+  const drop = await page.evaluateHandle((text) => {
+    const data = new DataTransfer();
+    data.items.add(new File([`Bearer ${text}\n`], 'token.txt', { type: 'text/plain' }));
+    return data;
+  }, await sign(key, claims({ sub: 'dropped' })));
+  await page.dispatchEvent('#token', 'drop', { dataTransfer: drop });
+  await page.waitForFunction((n) => Number(document.documentElement.dataset.updated) > n, before);
+  assert.equal(JSON.parse(await text(page, '#claims')).sub, 'dropped');
+  assert.equal((await verdict(page)).kind, 'ok');
   // One JWK alone is accepted too.
   await set(page, { keys: JSON.stringify(key.jwk) });
   assert.equal(await text(page, '#keys-kind'), 'a JWK');
