@@ -4,16 +4,16 @@ SHELL := /bin/bash
 WASM_TARGET := wasm32-unknown-unknown
 FILTER_WASM := target/$(WASM_TARGET)/release/jwtgate_filter.wasm
 
-.PHONY: help setup test demo filter js inspector check fuzz bench clean
+.PHONY: help setup test demo filter js check fuzz bench clean
 
 help:
 	@echo "make demo   build the filter, run a real Envoy with it, send tokens, print what happened"
 	@echo "make test   install what is missing, then run every check and test (what CI runs)"
 	@echo "make filter build the proxy-wasm filter ($(FILTER_WASM))"
 	@echo "make js     build the npm package into js/pkg"
-	@echo "make inspector build the offline token inspector into js/inspector/dist"
 	@echo "make fuzz   run every fuzz target for a bounded time (FUZZ_SECONDS, default 60)"
 	@echo "make bench  run the benchmarks (BENCH_QUICK=1 for a short run)"
+	@echo "make inspector  build the offline token inspector into js/inspector/dist"
 
 setup:
 	@scripts/setup.sh
@@ -28,6 +28,7 @@ js: setup
 	@js/build.sh
 
 # The offline inspector page (js/README.md, "Inspector"): the package, then the page.
+.PHONY: inspector
 inspector: js
 	@node js/inspector/build.mjs
 
