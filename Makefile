@@ -14,6 +14,7 @@ help:
 	@echo "make js     build the npm package into js/pkg"
 	@echo "make fuzz   run every fuzz target for a bounded time (FUZZ_SECONDS, default 60)"
 	@echo "make bench  run the benchmarks (BENCH_QUICK=1 for a short run)"
+	@echo "make inspector  build the offline token inspector into js/inspector/dist"
 
 setup:
 	@scripts/setup.sh
@@ -32,6 +33,11 @@ oci: filter
 
 js: setup
 	@js/build.sh
+
+# The offline inspector page (js/README.md, "Inspector"): the package, then the page.
+.PHONY: inspector
+inspector: js
+	@node js/inspector/build.mjs
 
 # Needs only the Rust target and the Python venv (Envoy), not the js tooling.
 demo:

@@ -164,6 +164,12 @@ export class Verifier {
   verifyAsync(token: string, options?: VerifyOptions): Promise<Verified>;
   /** Runs the verification and reports every check. Never throws for a bad token. */
   explain(token: string, options?: VerifyOptions): Explanation;
+  /**
+   * The index in the policy's `rules` of the rule a request gets (`target` as it
+   * arrived, matched on its canonical path), or null when no rule matches.
+   * Throws JwtError `invalid_path` for a target that cannot be canonicalized.
+   */
+  ruleFor(method: string, target: string): number | null;
   /** Decides an HTTP request exactly as the Envoy filter does. */
   authorize(request: HttpRequest, options?: { now?: Now }): Decision;
 }

@@ -284,6 +284,22 @@ impl JsVerifier {
         Ok(to_json(&verified))
     }
 
+    /// The index in the policy's `rules` of the rule a request gets
+    /// ([`Verifier::rule_for`]): `target` as it arrived (matched on its
+    /// canonical path), `undefined` when no rule matches; throws
+    /// `invalid_path` for a target that cannot be canonicalized.
+    #[wasm_bindgen(js_name = ruleFor)]
+    pub fn rule_for(&self, method: &str, target: &str) -> Result<Option<u32>, JsValue> {
+        let rule = self
+            .verifier
+            .rule_for(method, target)
+            .map_err(|e| thrown(&e))?;
+        let rules = &self.verifier.policy().rules;
+        Ok(rule
+            .and_then(|rule| rules.iter().position(|r| core::ptr::eq(r, rule)))
+            .and_then(|i| u32::try_from(i).ok()))
+    }
+
     /// The trace of every check: `{"ok","code"?,"message"?,"provider"?,"checks"}`.
     pub fn explain(&self, token: &str, now: f64, path: Option<String>) -> String {
         let options = VerifyOptions {

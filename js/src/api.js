@@ -172,6 +172,17 @@ export class Verifier {
     return checker === host.name ? host : undefined;
   }
 
+  /**
+   * The index in the policy's `rules` of the rule a request gets (`target` as
+   * it arrived, matched on its canonical path), or null when no rule matches.
+   * Throws JwtError invalid_path for a target that cannot be canonicalized.
+   */
+  ruleFor(method, target) {
+    text(method, 'method');
+    text(target, 'target');
+    return call(() => this.#inner.ruleFor(method, target)) ?? null;
+  }
+
   /** Runs every check and reports each one: { ok, code?, message?, provider?, checks }. */
   explain(token, options = {}) {
     text(token, 'token');

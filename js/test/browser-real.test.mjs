@@ -9,29 +9,13 @@
 // download browsers here). Without it this test fails: it never skips.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import * as jwtgate from 'jwtgate';
+import { launchChromium, openPage as openChromiumPage, serve } from './chromium.mjs';
 import { ALL_ALGS, NOW, b64json, claims, flipSignatureBit, jose, keyFor, policyFor, sign } from './helpers.mjs';
 
-const CHROMIUM = process.env.JWTGATE_CHROMIUM ?? '/usr/bin/chromium';
-// --headless and --no-sandbox are also added by playwright-core; listed for clarity.
-// Without the background-networking flags Chromium dials Google's hosts, which
-// this machine's closed network refuses.
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const JS_DIR = fileURLToPath(new URL('..', import.meta.url));
 const SCREENSHOT = fileURLToPath(new URL('../../.build/browser-example.png', import.meta.url));
 const EXAMPLE_POLICY = JSON.parse(readFileSync(new URL('../examples/policy.json', import.meta.url), 'utf8'));
@@ -45,41 +29,8 @@ const RFC8037_PRIVATE = {
 
 // ---------------------------------------------------------------- static server
 
-const CONTENT_TYPES = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.json': 'application/json',
-};
-const SERVED_DIRS = ['pkg', 'src', 'examples'];
-
-/** Serves js/{pkg,src,examples} and the in-memory files `extra` on 127.0.0.1, a random port. */
-async function serve(extra) {
-  const log = [];
-  const server = http.createServer((req, res) => {
-    const pathname = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    const reply = (status, type, body) => {
-      log.push({ path: pathname, status, type });
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
-      return body;
-    };
-    if (extra[pathname] !== undefined) {
-      res.end(reply(200, CONTENT_TYPES[path.extname(pathname)], extra[pathname]));
-      return;
-    }
-    const file = path.join(JS_DIR, pathname);
-    const inside = SERVED_DIRS.some((d) => file.startsWith(path.join(JS_DIR, d) + path.sep));
-    if (!inside || !existsSync(file) || !statSync(file).isFile()) {
-      res.end(reply(404, 'text/plain', 'not found'));
-      return;
-    }
-    reply(200, CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream');
-    createReadStream(file).pipe(res);
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, log, base: `http://127.0.0.1:${server.address().port}` };
-}
+/** js/{pkg,src,examples} and the in-memory files `extra`. */
+const serveJs = (extra) => serve(JS_DIR, { dirs: ['pkg', 'src', 'examples'], extra });
 
 // ---------------------------------------------------------------- one runner, two platforms
 
@@ -258,56 +209,26 @@ async function buildCases() {
 
 // ---------------------------------------------------------------- the browser
 
-let browser; // a persistent context on a new, empty user-data-dir
-let userDataDir;
+let browser; // Chromium on a new, empty user-data-dir
 let site;
 let fixtures;
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}. Install it with \`scripts/setup.sh apt\` (Debian package chromium; ` +
-        '`make test` does this), or point JWTGATE_CHROMIUM at a Chromium binary. The real-browser test does not skip.',
-    );
-  }
+  browser = await launchChromium();
   fixtures = await buildCases();
-  site = await serve({
+  site = await serveJs({
     '/test/blank.html': '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>jwtgate test page</title>',
     '/test/run-cases.mjs': `export default ${runCases.toString()};\n`,
   });
-  userDataDir = mkdtempSync(path.join(tmpdir(), 'jwtgate-chromium-'));
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_FLAGS,
-    timeout: 30_000,
-    viewport: { width: 1100, height: 900 },
-  });
-  browser.setDefaultTimeout(10_000);
 });
 
 after(async () => {
   await browser?.close();
   site?.server.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 });
 
 /** A new page that records uncaught errors, console errors and warnings, and failed requests. */
-async function openPage(t, url, { now } = {}) {
-  const page = await browser.newPage();
-  if (now !== undefined) await page.clock.setFixedTime(new Date(now * 1000)); // the page's Date.now()
-  const problems = [];
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console ${msg.type()}: ${msg.text()}`);
-  });
-  page.on('response', (res) => res.status() >= 400 && problems.push(`HTTP ${res.status()}: ${res.url()}`));
-  page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
-  page.on('worker', (worker) => worker.on('console', (msg) => msg.type() === 'error' && problems.push(`worker console: ${msg.text()}`)));
-  t.after(() => page.close());
-  await page.goto(`${site.base}${url}`);
-  return { page, problems };
-}
+const openPage = (t, url, options) => openChromiumPage(browser.context, t, `${site.base}${url}`, options);
 
 /** A token for examples/policy.json, signed with RFC 8037's key, valid at `now` (Unix seconds). */
 async function exampleToken(now, extra = {}, header = {}) {
