@@ -54,6 +54,7 @@ pub mod http;
 pub mod json;
 pub mod jwk;
 pub mod jws;
+pub mod keys;
 pub mod policy;
 pub mod verify;
 
