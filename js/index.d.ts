@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'claim_rule_failed'
   | 'revoked'
   | 'invalid_key'
+  | 'jwks_unavailable'
   | 'invalid_config';
 
 /** A token or policy was refused. */

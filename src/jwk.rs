@@ -252,6 +252,22 @@ impl KeySet {
     }
 }
 
+impl KeySet {
+    /// The keys of both sets, `self`'s first (a provider's configured keys
+    /// and its fetched ones); the problems of both.
+    pub fn union(&self, other: &KeySet) -> KeySet {
+        KeySet {
+            keys: self.keys.iter().chain(&other.keys).cloned().collect(),
+            problems: self
+                .problems
+                .iter()
+                .chain(&other.problems)
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
 /// "an RSA key for RS256 only", "an EC P-256 key", for mismatch messages.
 /// (Every key kind, RSA, EC, OKP and oct, is read with a vowel sound.)
 fn describe(jwk: &Jwk) -> String {

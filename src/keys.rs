@@ -684,6 +684,11 @@ impl KeySource {
         })
     }
 
+    /// Draws the jitter from `seed` from now on (give each instance its own).
+    pub fn reseed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+
     /// The configuration.
     pub fn config(&self) -> &RemoteJwks {
         &self.config

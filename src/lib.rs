@@ -36,7 +36,9 @@
 //! JWS; [`jwk`] key sets; [`alg`] signature algorithms (the only module that
 //! touches cryptography, through `jwt-compact` and RustCrypto); [`claims`];
 //! [`policy`]; [`verify`] and [`explain`]; [`http`]; [`cache`]; [`decode`];
-//! [`host`], the seam for the host's native signature checks.
+//! [`host`], the seam for the host's native signature checks; [`keys`], the
+//! refresh state machine for keys fetched from the identity provider (remote
+//! JWKS, OIDC discovery), and [`keyring`], how the verifier uses them.
 #![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -54,6 +56,7 @@ pub mod http;
 pub mod json;
 pub mod jwk;
 pub mod jws;
+pub mod keyring;
 pub mod keys;
 pub mod policy;
 pub mod verify;

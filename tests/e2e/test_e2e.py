@@ -59,7 +59,7 @@ ERROR_CODES = [
     "missing", "malformed", "jwe_unsupported", "too_large", "unsupported_alg", "unsupported_crit",
     "unknown_kid", "key_mismatch", "bad_signature", "expired", "not_yet_valid", "issued_in_future",
     "too_old", "lifetime_too_long", "missing_claim", "invalid_claim", "wrong_issuer", "wrong_audience",
-    "wrong_subject", "claim_rule_failed", "revoked", "invalid_key", "invalid_config",
+    "wrong_subject", "claim_rule_failed", "revoked", "invalid_key", "jwks_unavailable", "invalid_config",
 ]
 
 # The proxy-wasm ABI 0.2.1 host functions (all in module "env"), as declared
