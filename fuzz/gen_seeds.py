@@ -23,7 +23,7 @@ def main():
     cases = json.loads((ROOT / "tests/fixtures/tokens/cases.json").read_text())["cases"]
     policy_text = (ROOT / "tests/fixtures/tokens/policy.json").read_text()
     policy = json.loads(policy_text)
-    seeds = {"token": {}, "jwks": {}, "policy": {}, "authorize": {}}
+    seeds = {"token": {}, "jwks": {}, "policy": {}, "authorize": {}, "pem": {}, "key_source": {}}
 
     for i, case in enumerate(cases):
         n = f"{i:02}_{name(case['name'])}"
@@ -52,6 +52,23 @@ def main():
     seeds["policy"]["jwks_as_string"] = json.dumps(
         {"providers": {"p": {"issuer": "i", "jwks": json.dumps(policy["providers"]["idp"]["jwks"])}}}
     )
+
+    # PEM keys, certificates and x5c JWKs minted by cryptography (tests/fixtures/pem).
+    pem = json.loads((ROOT / "tests/fixtures/pem/cases.json").read_text())
+    for i, case in enumerate(pem["pem_cases"] + pem["pem_errors"]):
+        seeds["pem"][f"{i:02}_{name(case['name'])}"] = case["pem_key"]["pem"]
+    for case in pem["x5c_cases"]:
+        seeds["jwks"][f"x5c_{name(case['name'])}"] = json.dumps({"keys": [case["jwk"]]})
+        seeds["pem"][f"x5c_{name(case['name'])}"] = case["jwk"]["x5c"][0]
+    # Fetch answers: "STATUS CACHE-CONTROL" then the body.
+    discovery = json.dumps({"issuer": "https://idp.example.com", "jwks_uri": "https://idp.example.com/jwks"})
+    idp_jwks = json.dumps(policy["providers"]["idp"]["jwks"])
+    seeds["key_source"]["discovery"] = f"200 max-age=300\n{discovery}"
+    seeds["key_source"]["jwks"] = f"200 public, max-age=60\n{idp_jwks}"
+    seeds["key_source"]["other_issuer"] = "200 \n" + json.dumps({"issuer": "https://evil.example.com", "jwks_uri": "https://e/j"})
+    seeds["key_source"]["status_500"] = "500 no-store\n"
+    seeds["key_source"]["redirect"] = "302 \n"
+    seeds["key_source"]["garbage"] = "200 max-age=abc\n<html>"
 
     shutil.rmtree(SEEDS, ignore_errors=True)
     for target, files in seeds.items():

@@ -65,6 +65,16 @@ pub struct Jwk {
 }
 
 impl Jwk {
+    /// A key from its parts (a PEM key of the policy, [`crate::pem`]).
+    pub(crate) fn from_parts(kid: Option<String>, alg: Option<Alg>, key: VerifyingKey) -> Jwk {
+        Jwk {
+            kid,
+            alg,
+            key,
+            host_handle: None,
+        }
+    }
+
     /// The host's handle for this key ([`crate::host::SignatureVerifier::prepare`]).
     pub fn host_handle(&self) -> Option<u32> {
         self.host_handle
@@ -253,6 +263,14 @@ impl KeySet {
 }
 
 impl KeySet {
+    /// A set of already checked keys; `None` when there are none.
+    pub(crate) fn from_keys(keys: Vec<Jwk>) -> Option<KeySet> {
+        (!keys.is_empty()).then_some(KeySet {
+            keys,
+            problems: Vec::new(),
+        })
+    }
+
     /// The keys of both sets, `self`'s first (a provider's configured keys
     /// and its fetched ones); the problems of both.
     pub fn union(&self, other: &KeySet) -> KeySet {
@@ -376,6 +394,9 @@ fn parse_key(entry: &Value, opts: &KeySetOptions) -> Result<Jwk, Error> {
             ))
         }
     };
+    if let Some(x5c) = jwk.get("x5c") {
+        crate::pem::check_x5c(x5c, &key)?;
+    }
     if let Some(alg) = alg {
         if !key.fits(alg) {
             return Err(err!(

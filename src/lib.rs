@@ -58,6 +58,7 @@ pub mod jwk;
 pub mod jws;
 pub mod keyring;
 pub mod keys;
+pub mod pem;
 pub mod policy;
 pub mod verify;
 

@@ -84,6 +84,9 @@ pub struct Provider {
     /// Optional with `remote_jwks` or `discovery` (then both are used).
     #[serde(default)]
     pub jwks: Option<Value>,
+    /// Keys in PEM form: SPKI public keys or X.509 certificates ([`crate::pem`]).
+    #[serde(default)]
+    pub pem_keys: Vec<crate::pem::PemKey>,
     /// Keys fetched from the identity provider ([`crate::keys`]).
     #[serde(default)]
     pub remote_jwks: Option<crate::keys::RemoteJwks>,
@@ -444,9 +447,9 @@ impl Policy {
 
 /// A provider needs keys from somewhere; discovery needs one issuer.
 fn check_key_sources(p: &Provider, at: &dyn Fn(&str) -> String) -> Result<(), Error> {
-    if p.jwks.is_none() && p.remote_jwks.is_none() && !p.discovery {
+    if p.jwks.is_none() && p.pem_keys.is_empty() && p.remote_jwks.is_none() && !p.discovery {
         return Err(config_error(format!(
-            "{}: needs keys: jwks, remote_jwks or discovery: true",
+            "{}: needs keys: jwks, pem_keys, remote_jwks or discovery: true",
             at("jwks")
         )));
     }

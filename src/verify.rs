@@ -229,13 +229,14 @@ impl Verifier {
             if let Some(keys) = &keys {
                 warnings.extend(key_warnings(name, keys));
             }
-            let source = crate::keyring::source_for(name, config, options, providers.len() as u64)?;
-            let keys = crate::keyring::ProviderKeys::new(keys, source);
-            let algorithms = config
+            let algorithms: Vec<Alg> = config
                 .algorithms
                 .iter()
                 .filter_map(|a| Alg::from_name(a))
                 .collect();
+            let keys = crate::pem::with_pem_keys(keys, config, &algorithms, name)?;
+            let source = crate::keyring::source_for(name, config, options, providers.len() as u64)?;
+            let keys = crate::keyring::ProviderKeys::new(keys, source);
             for header in config
                 .claim_to_headers
                 .iter()

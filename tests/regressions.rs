@@ -19,11 +19,13 @@ use std::path::{Path, PathBuf};
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 4] = [
+const TARGETS: [(&str, Target); 6] = [
     ("token", fuzz::token),
     ("jwks", fuzz::jwks),
     ("policy", fuzz::policy),
     ("authorize", fuzz::authorize),
+    ("pem", fuzz::pem),
+    ("key_source", fuzz::key_source),
 ];
 
 fn fuzz_dir() -> PathBuf {

@@ -326,7 +326,9 @@ fn policy_errors_name_the_field() {
     };
     let m = load(json!({"issuer": "https://i"}));
     assert!(
-        m.contains("providers.idp.jwks: needs keys: jwks, remote_jwks or discovery: true"),
+        m.contains(
+            "providers.idp.jwks: needs keys: jwks, pem_keys, remote_jwks or discovery: true"
+        ),
         "{m}"
     );
     let m = load(json!({"issuer": "https://i", "remote_jwks": {"uri": "http://i/jwks"}}));
