@@ -272,6 +272,14 @@ impl Verifier {
         Ok(self.remote_mut(index).source.failed(now, kind, detail))
     }
 
+    /// `provider`'s fetch in flight is left to another instance that holds
+    /// the right to fetch until `until` (see [`KeySource::defer`]).
+    pub fn key_fetch_deferred(&mut self, provider: &str, until: i64) -> Result<(), Error> {
+        let index = self.remote_index(provider)?;
+        self.remote_mut(index).source.defer(until);
+        Ok(())
+    }
+
     /// Takes keys another instance fetched for `provider` (a snapshot it
     /// shared, e.g. through Envoy's shared data); see [`KeySource::adopt`].
     pub fn adopt_keys(

@@ -698,7 +698,8 @@ impl KeySource {
     /// [`KeySource::fetched`] or [`KeySource::failed`] (or its timeout, which
     /// this method notices) ends it.
     pub fn next_fetch(&mut self, now: i64) -> Option<Fetch> {
-        self.expire_in_flight(now);
+        // A lost answer: counted as a timeout (the front end will never report it).
+        let _ = self.expire_in_flight(now);
         if self.in_flight.is_some() || now < self.next_at {
             return None;
         }
@@ -740,7 +741,7 @@ impl KeySource {
         match &self.in_flight {
             Some(f) => f
                 .started
-                .saturating_add(i64::from(self.config.timeout_seconds)),
+                .saturating_add(i64::from(self.config.timeout_seconds) + 1),
             None => self.next_at,
         }
     }
@@ -755,7 +756,9 @@ impl KeySource {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Event {
-        self.expire_in_flight(now);
+        if let Some(expired) = self.expire_in_flight(now) {
+            return expired;
+        }
         let Some(flight) = self.in_flight.take() else {
             return Event::Ignored;
         };
@@ -800,9 +803,26 @@ impl KeySource {
     /// error), or the front end refused the answer itself (a redirect or an
     /// oversize body it did not read). `detail` is for the log.
     pub fn failed(&mut self, now: i64, kind: FailureKind, detail: &str) -> Event {
+        if let Some(expired) = self.expire_in_flight(now) {
+            return expired;
+        }
         match self.in_flight.take() {
             Some(flight) => self.fail(now, flight.document, kind, detail.to_string()),
             None => Event::Ignored,
+        }
+    }
+
+    /// The fetch in flight will not be performed here: another instance
+    /// holds the right to fetch (Envoy's workers share one fetch) until
+    /// `until`. Not a failure; the next attempt is due at `until`, by when
+    /// that instance's result should have been [adopted](KeySource::adopt).
+    pub fn defer(&mut self, until: i64) {
+        if let Some(flight) = self.in_flight.take() {
+            self.stats.fetches = self.stats.fetches.saturating_sub(1);
+            if self.next_reason == "unknown_kid" {
+                self.stats.kid_fetches = self.stats.kid_fetches.saturating_sub(1);
+            }
+            self.next_at = until.max(flight.started.saturating_add(1));
         }
     }
 
@@ -901,11 +921,11 @@ impl KeySource {
     /// snapshot's next refresh. An unusable snapshot is ignored
     /// ([`Event::Ignored`]); a fetch in flight here is left to finish.
     pub fn adopt(&mut self, now: i64, snapshot: &Snapshot) -> Event {
-        if self
-            .fetched_at()
-            .is_some_and(|at| at >= snapshot.fetched_at)
-            || snapshot.fetched_at > now
-        {
+        let older = self.current.as_ref().is_some_and(|c| {
+            c.fetched_at > snapshot.fetched_at
+                || (c.fetched_at == snapshot.fetched_at && c.text == snapshot.jwks)
+        });
+        if older || snapshot.fetched_at > now {
             return Event::Ignored;
         }
         let Ok(set) = KeySet::from_json(&snapshot.jwks, &self.options) else {
@@ -924,24 +944,31 @@ impl KeySource {
         }
         self.failures = 0;
         self.first_done = true;
+        // Someone fetched then: the cooldown counts from it.
+        self.last_start = Some(
+            self.last_start
+                .map_or(snapshot.fetched_at, |s| s.max(snapshot.fetched_at)),
+        );
         self.install(snapshot.fetched_at, snapshot.jwks.clone(), set)
     }
 
-    /// Ends a fetch in flight whose timeout passed without an answer.
-    fn expire_in_flight(&mut self, now: i64) {
-        if let Some(flight) = &self.in_flight {
-            let timeout = i64::from(self.config.timeout_seconds);
-            if now >= flight.started.saturating_add(timeout) {
-                let document = flight.document;
-                self.in_flight = None;
-                self.fail(
-                    now,
-                    document,
-                    FailureKind::Timeout,
-                    format!("no answer within {timeout} s"),
-                );
-            }
+    /// Ends a fetch in flight whose timeout passed without an answer (a
+    /// whole second later, since times are whole seconds), returning that
+    /// failure.
+    fn expire_in_flight(&mut self, now: i64) -> Option<Event> {
+        let flight = self.in_flight.as_ref()?;
+        let timeout = i64::from(self.config.timeout_seconds);
+        if now <= flight.started.saturating_add(timeout) {
+            return None;
         }
+        let document = flight.document;
+        self.in_flight = None;
+        Some(self.fail(
+            now,
+            document,
+            FailureKind::Timeout,
+            format!("no answer within {timeout} s"),
+        ))
     }
 
     fn fail(&mut self, now: i64, document: Document, kind: FailureKind, detail: String) -> Event {
@@ -1219,7 +1246,7 @@ mod tests {
             (Document::Jwks, "first", 5, 65536)
         );
         assert_eq!((f.authority.as_str(), f.path.as_str()), ("idp", "/jwks"));
-        assert_eq!(s.wake_at(), 105);
+        assert_eq!(s.wake_at(), 106);
         assert!(matches!(
             s.fetched(101, 200, &[], jwks(&["a"]).as_bytes()),
             Event::KeysChanged(_)
@@ -1305,9 +1332,13 @@ mod tests {
         }
         s.next_fetch(at).unwrap();
         // No answer: the timeout passes.
-        assert!(s.next_fetch(at + 4).is_none());
         assert!(
             s.next_fetch(at + 5).is_none(),
+            "in flight until the timeout (5 s) has passed"
+        );
+        assert_eq!(s.wake_at(), at + 6);
+        assert!(
+            s.next_fetch(at + 6).is_none(),
             "timed out, and the retry waits"
         );
         assert_eq!(
@@ -1320,12 +1351,12 @@ mod tests {
         );
         assert!(
             matches!(
-                s.fetched(at + 6, 200, &[], jwks(&["b"]).as_bytes()),
+                s.fetched(at + 7, 200, &[], jwks(&["b"]).as_bytes()),
                 Event::Ignored
             ),
             "a late answer is ignored"
         );
-        let retry = at + 5 + 60;
+        let retry = at + 6 + 60;
         assert!(matches!(ok(&mut s, retry, &["b"]), Event::KeysChanged(_)));
         assert_eq!(s.wake_at(), retry + 600, "a success resets the backoff");
     }
@@ -1469,6 +1500,33 @@ mod tests {
             ..snap.clone()
         };
         assert!(matches!(follower.adopt(6, &bad), Event::Ignored));
+    }
+
+    #[test]
+    fn a_deferred_fetch_is_not_a_failure_and_an_adopted_one_starts_the_cooldown() {
+        let mut s = source(&no_jitter("https://idp/jwks"));
+        s.next_fetch(0).unwrap();
+        s.defer(5);
+        assert_eq!(
+            (
+                s.stats().fetches,
+                s.stats().failures_by_kind().map(|(_, n)| n).sum::<u64>()
+            ),
+            (0, 0)
+        );
+        assert!(s.next_fetch(4).is_none());
+        let mut leader = source(&no_jitter("https://idp/jwks"));
+        ok(&mut leader, 3, &["a"]);
+        s.adopt(4, &leader.snapshot().unwrap());
+        assert!(
+            s.next_fetch(5).is_none(),
+            "the snapshot's schedule replaces the deferral"
+        );
+        assert!(
+            !s.unknown_kid(20, "b"),
+            "the adopted fetch at 3 started the cooldown"
+        );
+        assert!(s.unknown_kid(33, "c"));
     }
 
     #[test]

@@ -10,13 +10,15 @@ use proxy_wasm::types::ContextType;
 
 use super::crypto::{self, EnvoyCrypto};
 use super::http::Http;
+use super::keys::{self, KeyFetcher};
 use super::metrics::Metrics;
 use crate::host::VerifierChoice;
 use crate::{VerifiedCache, Verifier};
 
 /// What every HTTP context of this VM shares (the VM is single-threaded).
 pub(crate) struct Shared {
-    pub(crate) verifier: Verifier,
+    /// Mutable for the key sources (the root's timer and fetch results).
+    pub(crate) verifier: RefCell<Verifier>,
     /// `None` when the policy turns the cache off.
     pub(crate) cache: Option<RefCell<VerifiedCache>>,
     pub(crate) metrics: Metrics,
@@ -26,9 +28,24 @@ pub(crate) struct Shared {
 pub(crate) struct Root {
     /// `None` until a configuration was accepted.
     shared: Option<Rc<Shared>>,
+    /// `None` when no provider has remote keys.
+    keys: Option<KeyFetcher>,
 }
 
-impl Context for Root {}
+impl Context for Root {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        num_headers: usize,
+        body_size: usize,
+        _: usize,
+    ) {
+        let time = self.get_current_time();
+        if let (Some(keys), Some(shared)) = (self.keys.as_mut(), self.shared.as_ref()) {
+            keys.response(&shared.verifier, token, num_headers, body_size, time);
+        }
+    }
+}
 
 impl RootContext for Root {
     fn on_configure(&mut self, _configuration_size: usize) -> bool {
@@ -92,12 +109,30 @@ impl RootContext for Root {
         );
         let metrics = Metrics::define();
         metrics.crypto_host(host_crypto);
+        let instance = keys::instance_seed(self.get_current_time());
+        self.keys = match KeyFetcher::new(&mut verifier, instance) {
+            Ok(keys) => keys,
+            Err(message) => {
+                error!("jwtgate: invalid configuration: {message}");
+                return false;
+            }
+        };
+        if self.keys.is_some() {
+            self.set_tick_period(keys::TICK);
+        }
         self.shared = Some(Rc::new(Shared {
-            verifier,
+            verifier: RefCell::new(verifier),
             cache,
             metrics,
         }));
         true
+    }
+
+    fn on_tick(&mut self) {
+        let time = self.get_current_time();
+        if let (Some(keys), Some(shared)) = (self.keys.as_mut(), self.shared.as_ref()) {
+            keys.tick(&shared.verifier, time);
+        }
     }
 
     fn get_type(&self) -> Option<ContextType> {

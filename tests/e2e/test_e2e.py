@@ -8,7 +8,8 @@ headers and which path reached the application. Three Envoys live for the
 whole run: jwtgate, jwtgate with hide_details, and jwt_authn (the reference).
 Short-lived ones check startup failures (bad policy, missing runtime).
 HostileLoad runs hostile_load.py (wrk, valid tokens mixed with garbage).
-The runner also loads test_host_crypto.py (Envoy's crypto vs pure Rust).
+The runner also loads test_host_crypto.py (Envoy's crypto vs pure Rust) and
+test_remote_jwks.py (keys fetched from tests/jwks_server.py, 4 workers).
 
 The last line is `e2e: N passed, M failed` (what CI looks for).
 """
@@ -615,10 +616,12 @@ def main() -> int:
     install_cleanup()
     WASM = str(Path(args.wasm).resolve())
     import test_host_crypto
+    import test_remote_jwks
 
     test_host_crypto.WASM = WASM
+    test_remote_jwks.WASM = WASM
     suite = unittest.TestSuite()
-    for module in (sys.modules[__name__], test_host_crypto):
+    for module in (sys.modules[__name__], test_host_crypto, test_remote_jwks):
         suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(module))
     if args.k:
         def keep(s):
