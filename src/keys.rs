@@ -456,6 +456,13 @@ impl FailureKind {
     }
 }
 
+/// Serializes as [`FailureKind::as_str`].
+impl Serialize for FailureKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl fmt::Display for FailureKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -463,7 +470,7 @@ impl fmt::Display for FailureKind {
 }
 
 /// A failed fetch: its kind and a sentence for the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
     /// What failed.
     pub kind: FailureKind,
@@ -490,7 +497,7 @@ impl fmt::Display for Failure {
 }
 
 /// How the key set changed with a fetch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyChange {
     /// Kids in the new set that were not in the old one (`"-"` for keys without a kid).
     pub added: Vec<String>,
@@ -513,15 +520,23 @@ impl fmt::Display for KeyChange {
     }
 }
 
-/// What a fetch result changed.
-#[derive(Debug, Clone)]
+/// What a fetch result changed. Serializes as `{"event": "keys_changed",
+/// "added", "removed", "keys"}`, `{"event": "failed", "kind", "document",
+/// "detail", "retry_at"}`, `{"event": "discovered", "jwks_uri"}`,
+/// `{"event": "keys_unchanged"}` or `{"event": "ignored"}` (the npm package's
+/// key events).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// A new key set is in use: give [`KeySource::key_set`] to the verifier.
     KeysChanged(KeyChange),
     /// The same key set as before (byte for byte); it is fresh again.
     KeysUnchanged,
     /// The discovery document named this `jwks_uri`; the JWKS fetch is due now.
-    Discovered(String),
+    Discovered {
+        /// The JWKS URL from the discovery document.
+        jwks_uri: String,
+    },
     /// The fetch failed; the last good keys stay.
     Failed(Failure),
     /// The result was not for the fetch in flight (late, or none asked): ignored.
@@ -557,8 +572,18 @@ pub struct KeyStats {
     pub changes: u64,
     /// Fetches started because of an unknown kid.
     pub kid_fetches: u64,
-    /// Failures, indexed like [`FailureKind::ALL`].
+    /// Failures, indexed like [`FailureKind::ALL`] (serialized as an object by kind).
+    #[serde(serialize_with = "failures_by_name")]
     pub failures: [u64; 7],
+}
+
+fn failures_by_name<S: serde::Serializer>(failures: &[u64; 7], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(failures.len()))?;
+    for (kind, count) in FailureKind::ALL.iter().zip(failures) {
+        map.serialize_entry(kind.as_str(), count)?;
+    }
+    map.end()
 }
 
 impl KeyStats {
@@ -1008,7 +1033,7 @@ impl KeySource {
                 self.jwks_uri = Some(url);
                 self.discovery_due = false;
                 self.next_at = now;
-                Event::Discovered(uri)
+                Event::Discovered { jwks_uri: uri }
             }
             Err(detail) => self.fail(
                 now,
@@ -1444,7 +1469,7 @@ mod tests {
         let doc =
             br#"{"issuer":"https://idp.example.com/","jwks_uri":"https://keys.example.com/jwks"}"#;
         assert!(
-            matches!(s.fetched(1, 200, &[], doc), Event::Discovered(u) if u == "https://keys.example.com/jwks")
+            matches!(s.fetched(1, 200, &[], doc), Event::Discovered { jwks_uri: u } if u == "https://keys.example.com/jwks")
         );
         let f = s.next_fetch(1).unwrap();
         assert_eq!(
@@ -1527,6 +1552,26 @@ mod tests {
             "the adopted fetch at 3 started the cooldown"
         );
         assert!(s.unknown_kid(33, "c"));
+    }
+
+    #[test]
+    fn events_serialize_in_the_documented_shape() {
+        let mut s = source(&no_jitter("https://idp/jwks"));
+        let changed = ok(&mut s, 0, &["a"]);
+        assert_eq!(
+            serde_json::to_value(&changed).unwrap(),
+            serde_json::json!({"event": "keys_changed", "added": ["a"], "removed": [], "keys": 1})
+        );
+        s.next_fetch(600).unwrap();
+        let failed = s.fetched(600, 500, &[], b"");
+        assert_eq!(
+            serde_json::to_value(&failed).unwrap(),
+            serde_json::json!({"event": "failed", "kind": "status", "document": "jwks", "detail": "status 500", "retry_at": 605})
+        );
+        assert_eq!(
+            serde_json::to_value(Event::Ignored).unwrap(),
+            serde_json::json!({"event": "ignored"})
+        );
     }
 
     #[test]

@@ -305,7 +305,7 @@ fn discovery_then_jwks() {
     let doc = br#"{"issuer":"https://idp.example.com","jwks_uri":"https://keys.idp.example.com/v1/jwks"}"#;
     assert!(matches!(
         v.key_fetched("idp", now, 200, &[], doc).unwrap(),
-        Event::Discovered(_)
+        Event::Discovered { .. }
     ));
     let f = v.due_fetches(now);
     assert_eq!(

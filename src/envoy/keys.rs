@@ -365,7 +365,9 @@ impl KeyFetcher {
                 // Keep the lease until the retry: the backoff holds for every worker.
                 set_lease(&remote.lease_key, &self.holder, failure.retry_at);
             }
-            Event::Discovered(_) | Event::Ignored => set_lease(&remote.lease_key, &self.holder, 0),
+            Event::Discovered { .. } | Event::Ignored => {
+                set_lease(&remote.lease_key, &self.holder, 0)
+            }
         }
         report(remote, &event);
         // A discovered jwks_uri is fetched at once.
@@ -427,7 +429,7 @@ fn report(remote: &Remote, event: &Event) {
             remote.metrics.failed(failure.kind);
             warn!("jwtgate: provider {}: {failure}", remote.name);
         }
-        Event::Discovered(uri) => info!(
+        Event::Discovered { jwks_uri: uri } => info!(
             "jwtgate: provider {}: discovery gives jwks_uri {uri}",
             remote.name
         ),
