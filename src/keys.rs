@@ -10,9 +10,14 @@
 //!    ([`Fetch`]: the URL, its timeout, its size limit);
 //! 2. the front end fetches it and reports [`KeySource::fetched`] (status,
 //!    headers, body) or [`KeySource::failed`] (timeout, connection error);
-//! 3. the returned [`Event`] says what changed: new keys (hand them to
-//!    [`crate::Verifier::set_remote_keys`]), a failure (log it), nothing;
+//! 3. the returned [`Event`] says what changed: new keys ([`KeySource::key_set`]),
+//!    a failure (log it), nothing;
 //! 4. [`KeySource::wake_at`] says when to call `next_fetch` again.
+//!
+//! The [`crate::Verifier`] owns one source per provider with remote keys and
+//! puts new keys in use itself; front ends drive it through
+//! [`crate::Verifier::due_fetches`] and [`crate::Verifier::key_fetched`]
+//! ([`crate::keyring`]).
 //!
 //! A token whose `kid` is in no key is reported with
 //! [`KeySource::unknown_kid`], which may ask for one early fetch.

@@ -191,6 +191,8 @@ class Coverage(unittest.TestCase):
         reached = {c.code for c in scenario.cases() if c.code}
         # Reached through HTTP elsewhere in this file (own policies):
         reached |= {"issued_in_future", "too_old", "lifetime_too_long", "missing_claim", "wrong_subject"}
+        # Reached through HTTP in test_remote_jwks.py (StaleAndFirstFetch).
+        reached |= {"jwks_unavailable"}
         # invalid_config is a startup failure (BadConfiguration); invalid_key
         # is a JWKS problem found at configure time (a warning or a refusal).
         configure_time = {"invalid_config", "invalid_key"}
