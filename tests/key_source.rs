@@ -67,7 +67,7 @@ fn config() -> impl Strategy<Value = RemoteJwks> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
 
     #[test]
     fn bounds_hold_under_any_sequence(config in config(), seed in any::<u64>(), steps in proptest::collection::vec(step(), 1..200)) {
@@ -155,7 +155,7 @@ proptest! {
     /// A flood of random kids against a healthy server costs at most one fetch
     /// per cooldown beyond the scheduled refreshes.
     #[test]
-    fn a_kid_flood_costs_one_fetch_per_cooldown(cooldown in 1u32..60, seconds in 1i64..2000, per_second in 1usize..20, seed in any::<u64>()) {
+    fn a_kid_flood_costs_one_fetch_per_cooldown(cooldown in 1u32..60, seconds in 1i64..700, per_second in 1usize..8, seed in any::<u64>()) {
         let config = RemoteJwks { cooldown_seconds: cooldown, jitter_percent: 0, ..RemoteJwks::with_uri("https://idp.example.com/jwks") };
         let mut source = KeySource::new(&config, None, KeySetOptions::default(), seed).unwrap();
         let start: i64 = 5_000;
