@@ -117,6 +117,10 @@ export class KeyRefresher {
       const kind = error?.name === 'TimeoutError' ? 'timeout' : 'network';
       event = this.#inner.keyFetchFailed(fetch.provider, this.now(), kind, String(error?.cause?.message ?? error?.message ?? error));
     }
-    this.#onEvent?.({ provider: fetch.provider, ...JSON.parse(event) });
+    try {
+      this.#onEvent?.({ provider: fetch.provider, ...JSON.parse(event) });
+    } catch {
+      // A failing listener must not stop key refreshes (nor reject a kick nobody awaits).
+    }
   }
 }
