@@ -69,6 +69,15 @@ def main():
     seeds["key_source"]["status_500"] = "500 no-store\n"
     seeds["key_source"]["redirect"] = "302 \n"
     seeds["key_source"]["garbage"] = "200 max-age=abc\n<html>"
+    # Policies with remote keys and PEM keys.
+    idp = dict(policy["providers"]["idp"])
+    remote = {"uri": "https://idp.example.com/jwks", "cluster": "idp", "refresh_seconds": 60, "max_stale_seconds": 600}
+    seeds["policy"]["remote_and_embedded"] = json.dumps({"providers": {"idp": dict(idp, remote_jwks=remote)}})
+    no_jwks = {k: v for k, v in idp.items() if k != "jwks"}
+    seeds["policy"]["discovery"] = json.dumps({"providers": {"idp": dict(no_jwks, discovery=True)}})
+    seeds["policy"]["pem_keys"] = json.dumps(
+        {"providers": {"idp": dict(no_jwks, pem_keys=[c["pem_key"] for c in pem["pem_cases"][:4]], algorithms=["RS256", "PS256"])}}
+    )
 
     shutil.rmtree(SEEDS, ignore_errors=True)
     for target, files in seeds.items():
