@@ -23,7 +23,7 @@ def main():
     cases = json.loads((ROOT / "tests/fixtures/tokens/cases.json").read_text())["cases"]
     policy_text = (ROOT / "tests/fixtures/tokens/policy.json").read_text()
     policy = json.loads(policy_text)
-    seeds = {"token": {}, "jwks": {}, "policy": {}, "authorize": {}, "path": {}, "claim_path": {}}
+    seeds = {"token": {}, "jwks": {}, "policy": {}, "authorize": {}, "path": {}, "claim_path": {}, "pem": {}, "key_source": {}}
 
     for i, case in enumerate(cases):
         n = f"{i:02}_{name(case['name'])}"
@@ -74,6 +74,31 @@ def main():
     paths += ["", [], "a..b", ".a", ["a", ""], ["a", 1], "https://example.com/roles", "cognito:groups", 7]
     for i, p in enumerate(paths):
         seeds["claim_path"][f"{i:02}_{name(json.dumps(p)) or 'empty'}"] = json.dumps(p)
+    # PEM keys, certificates and x5c JWKs minted by cryptography (tests/fixtures/pem).
+    pem = json.loads((ROOT / "tests/fixtures/pem/cases.json").read_text())
+    for i, case in enumerate(pem["pem_cases"] + pem["pem_errors"]):
+        seeds["pem"][f"{i:02}_{name(case['name'])}"] = case["pem_key"]["pem"]
+    for case in pem["x5c_cases"]:
+        seeds["jwks"][f"x5c_{name(case['name'])}"] = json.dumps({"keys": [case["jwk"]]})
+        seeds["pem"][f"x5c_{name(case['name'])}"] = case["jwk"]["x5c"][0]
+    # Fetch answers: "STATUS CACHE-CONTROL" then the body.
+    discovery = json.dumps({"issuer": "https://idp.example.com", "jwks_uri": "https://idp.example.com/jwks"})
+    idp_jwks = json.dumps(policy["providers"]["idp"]["jwks"])
+    seeds["key_source"]["discovery"] = f"200 max-age=300\n{discovery}"
+    seeds["key_source"]["jwks"] = f"200 public, max-age=60\n{idp_jwks}"
+    seeds["key_source"]["other_issuer"] = "200 \n" + json.dumps({"issuer": "https://evil.example.com", "jwks_uri": "https://e/j"})
+    seeds["key_source"]["status_500"] = "500 no-store\n"
+    seeds["key_source"]["redirect"] = "302 \n"
+    seeds["key_source"]["garbage"] = "200 max-age=abc\n<html>"
+    # Policies with remote keys and PEM keys.
+    idp = dict(policy["providers"]["idp"])
+    remote = {"uri": "https://idp.example.com/jwks", "cluster": "idp", "refresh_seconds": 60, "max_stale_seconds": 600}
+    seeds["policy"]["remote_and_embedded"] = json.dumps({"providers": {"idp": dict(idp, remote_jwks=remote)}})
+    no_jwks = {k: v for k, v in idp.items() if k != "jwks"}
+    seeds["policy"]["discovery"] = json.dumps({"providers": {"idp": dict(no_jwks, discovery=True)}})
+    seeds["policy"]["pem_keys"] = json.dumps(
+        {"providers": {"idp": dict(no_jwks, pem_keys=[c["pem_key"] for c in pem["pem_cases"][:4]], algorithms=["RS256", "PS256"])}}
+    )
 
     shutil.rmtree(SEEDS, ignore_errors=True)
     for target, files in seeds.items():

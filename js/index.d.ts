@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'claim_rule_failed'
   | 'revoked'
   | 'invalid_key'
+  | 'jwks_unavailable'
   | 'invalid_config'
   | 'invalid_path';
 
@@ -139,6 +140,32 @@ export interface VerifierOptions {
   hostCrypto?: 'auto' | 'webcrypto';
   /** The SubtleCrypto `verifyAsync` uses where WebCrypto is used. Default: `globalThis.crypto.subtle`. */
   subtle?: SubtleVerify;
+  /** Remote keys (`remote_jwks`, `discovery`): the fetch function. Default: `globalThis.fetch`. */
+  fetch?: (url: string, init: { redirect: 'manual'; headers: Record<string, string>; signal: AbortSignal }) => Promise<Response>;
+  /** Remote keys: the clock of the key sources, in Unix seconds. Default: the system clock. */
+  clock?: () => number;
+  /** Remote keys: called with every fetch result (for logs and metrics). */
+  onKeyEvent?: (event: KeyEvent) => void;
+}
+
+/** A key fetch result of one provider (the core's `keys::Event`). */
+export type KeyEvent = { provider: string } & (
+  | { event: 'keys_changed'; added: string[]; removed: string[]; keys: number }
+  | { event: 'keys_unchanged' }
+  | { event: 'discovered'; jwks_uri: string }
+  | { event: 'failed'; kind: 'timeout' | 'network' | 'redirect' | 'status' | 'too_large' | 'invalid_jwks' | 'invalid_discovery'; document: 'jwks' | 'discovery'; detail: string; retry_at: number }
+  | { event: 'ignored' }
+);
+
+/** A remote key source's state and counters. */
+export interface KeySource {
+  provider: string;
+  state: 'ready' | 'pending' | 'unavailable';
+  fetched_at: number | null;
+  valid_until: number | null;
+  jwks_uri: string | null;
+  keys: number;
+  stats: { fetches: number; successes: number; changes: number; kid_fetches: number; failures: Record<string, number> };
 }
 
 export class Verifier {
@@ -172,6 +199,10 @@ export class Verifier {
   ruleFor(method: string, target: string): number | null;
   /** Decides an HTTP request exactly as the Envoy filter does. */
   authorize(request: HttpRequest, options?: { now?: Now }): Decision;
+  /** Remote keys: performs the fetches due now; resolves when they have landed or failed. */
+  refreshKeys(): Promise<void>;
+  /** Remote keys: each source's state and counters (empty without remote keys). */
+  readonly keySources: KeySource[];
 }
 
 /** Builds a verifier from a policy (object or JSON string). Throws JwtError `invalid_config`. */

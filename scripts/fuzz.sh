@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every fuzz target (fuzz/fuzz_targets: token, jwks, policy, authorize, path, claim_path) with
+# Runs every fuzz target (fuzz/fuzz_targets: token, jwks, policy, authorize, path,
+# claim_path, pem, key_source) with
 # libFuzzer for a bounded time, seeded from fuzz/seeds (see fuzz/gen_seeds.py).
 #
 #   scripts/fuzz.sh                 each target for FUZZ_SECONDS (default 60)
@@ -29,7 +30,7 @@ for arg in "$@"; do
     *) targets+=("$arg") ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(token jwks policy authorize path claim_path)
+[ ${#targets[@]} -gt 0 ] || targets=(token jwks policy authorize path claim_path pem key_source)
 
 if ! cargo fuzz --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION\$"; then
   echo "[fuzz] installing cargo-fuzz $CARGO_FUZZ_VERSION into .build/cargo"

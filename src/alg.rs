@@ -280,6 +280,21 @@ impl VerifyingKey {
         }
     }
 
+    /// Whether `other` is the same public key (never true for HMAC secrets):
+    /// a certificate's key against a JWK's (`x5c`).
+    pub fn same_key(&self, other: &VerifyingKey) -> bool {
+        match (&self.0, &other.0) {
+            (Inner::Rsa(a), Inner::Rsa(b)) => a == b,
+            (Inner::P256(a), Inner::P256(b)) => a == b,
+            (Inner::P384(a), Inner::P384(b)) => a == b,
+            (Inner::P521(a), Inner::P521(b)) => {
+                a.to_encoded_point(false) == b.to_encoded_point(false)
+            }
+            (Inner::Ed25519(a), Inner::Ed25519(b)) => a == b,
+            _ => false,
+        }
+    }
+
     /// The DER `SubjectPublicKeyInfo` of an RSA or EC key (for host crypto
     /// APIs); `None` for Ed25519 keys and HMAC secrets.
     pub fn spki_der(&self) -> Option<Vec<u8>> {

@@ -61,6 +61,9 @@ pub enum ErrorCode {
     Revoked,
     /// A key (JWK) is unusable: wrong type, too short, bad encoding.
     InvalidKey,
+    /// The provider's keys could not be fetched, or are older than
+    /// `max_stale_seconds` (HTTP 503 with `Retry-After`).
+    JwksUnavailable,
     /// The policy (configuration) is invalid; the message names the field.
     InvalidConfig,
     /// The request target cannot be read one way only (an encoded `/`, a
@@ -94,6 +97,7 @@ impl ErrorCode {
         ErrorCode::ClaimRuleFailed,
         ErrorCode::Revoked,
         ErrorCode::InvalidKey,
+        ErrorCode::JwksUnavailable,
         ErrorCode::InvalidConfig,
         ErrorCode::InvalidPath,
     ];
@@ -124,6 +128,7 @@ impl ErrorCode {
             ErrorCode::ClaimRuleFailed => "claim_rule_failed",
             ErrorCode::Revoked => "revoked",
             ErrorCode::InvalidKey => "invalid_key",
+            ErrorCode::JwksUnavailable => "jwks_unavailable",
             ErrorCode::InvalidConfig => "invalid_config",
             ErrorCode::InvalidPath => "invalid_path",
         }

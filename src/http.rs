@@ -338,6 +338,8 @@ impl Verifier {
             (403, Some("insufficient_scope"))
         } else if code == ErrorCode::Missing {
             (401, None)
+        } else if code == ErrorCode::JwksUnavailable {
+            (503, None)
         } else {
             (401, Some("invalid_token"))
         };
@@ -363,6 +365,10 @@ impl Verifier {
                     "forbidden",
                     "the token does not grant access to this resource",
                 ),
+                503 => (
+                    "unavailable",
+                    "the token cannot be checked now; retry later",
+                ),
                 _ => ("unauthorized", "a valid bearer token is required"),
             }
         } else {
@@ -377,6 +383,12 @@ impl Verifier {
             .collect(),
         )
         .to_string();
+        if status == 503 {
+            headers.push((
+                "retry-after".to_string(),
+                self.retry_after_seconds().to_string(),
+            ));
+        }
         Decision::Deny(Denial {
             status,
             headers,

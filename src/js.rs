@@ -309,6 +309,119 @@ impl JsVerifier {
         to_json(&self.verifier.explain(token, &options))
     }
 
+    /// Whether a provider fetches its keys (`remote_jwks` or `discovery`).
+    #[wasm_bindgen(getter, js_name = hasRemoteKeys)]
+    pub fn has_remote_keys(&self) -> bool {
+        self.verifier.key_sources().next().is_some()
+    }
+
+    /// The key fetches due at `now` ([`Verifier::due_fetches`]): a JSON array
+    /// of `{"provider","document","url","authority","path","timeout_seconds","max_bytes","reason"}`.
+    #[wasm_bindgen(js_name = dueFetches)]
+    pub fn due_fetches(&mut self, now: f64) -> String {
+        let fetches: Vec<Value> = self
+            .verifier
+            .due_fetches(seconds(now))
+            .into_iter()
+            .map(|due| {
+                let mut fetch = serde_json::to_value(&due.fetch).unwrap_or_default();
+                if let Some(object) = fetch.as_object_mut() {
+                    object.insert("provider".into(), due.provider.into());
+                }
+                fetch
+            })
+            .collect();
+        to_json(&fetches)
+    }
+
+    /// The answer to `provider`'s fetch: status, flat `[name, value, ...]`
+    /// response headers, body. Returns the event as JSON ([`crate::keys::Event`]).
+    #[wasm_bindgen(js_name = keyFetched)]
+    pub fn key_fetched(
+        &mut self,
+        provider: &str,
+        now: f64,
+        status: u16,
+        headers: Vec<String>,
+        body: &[u8],
+    ) -> Result<String, JsValue> {
+        let mut flat = headers.into_iter();
+        let mut pairs = Vec::new();
+        while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
+            pairs.push((name, value));
+        }
+        let event = self
+            .verifier
+            .key_fetched(provider, seconds(now), status, &pairs, body)
+            .map_err(|e| thrown(&e))?;
+        Ok(to_json(&event))
+    }
+
+    /// `provider`'s fetch failed without an answer: `kind` is a failure kind
+    /// (`"timeout"`, `"network"`, `"too_large"`, `"redirect"`). Returns the event as JSON.
+    #[wasm_bindgen(js_name = keyFetchFailed)]
+    pub fn key_fetch_failed(
+        &mut self,
+        provider: &str,
+        now: f64,
+        kind: &str,
+        detail: &str,
+    ) -> Result<String, JsValue> {
+        let kind = crate::keys::FailureKind::from_name(kind).ok_or_else(|| {
+            thrown(&Error::new(
+                ErrorCode::InvalidConfig,
+                "unknown failure kind",
+            ))
+        })?;
+        let event = self
+            .verifier
+            .key_fetch_failed(provider, seconds(now), kind, detail)
+            .map_err(|e| thrown(&e))?;
+        Ok(to_json(&event))
+    }
+
+    /// When a key fetch is next due (Unix seconds), if any provider fetches keys.
+    #[wasm_bindgen(js_name = nextKeyWake)]
+    pub fn next_key_wake(&self) -> Option<f64> {
+        self.verifier.next_key_wake().map(|t| t as f64)
+    }
+
+    /// Until when a request may wait for a first fetch at `now`, if one is pending.
+    #[wasm_bindgen(js_name = firstFetchPending)]
+    pub fn first_fetch_pending(&self, now: f64) -> Option<f64> {
+        self.verifier
+            .first_fetch_pending(seconds(now))
+            .map(|t| t as f64)
+    }
+
+    /// Every key source as JSON: `[{"provider","state","fetched_at","valid_until","jwks_uri","stats"}]`
+    /// with `state` one of `"ready"`, `"pending"`, `"unavailable"`.
+    #[wasm_bindgen(js_name = keySources)]
+    pub fn key_sources(&self, now: f64) -> String {
+        use crate::keys::Readiness;
+        let sources: Vec<Value> = self
+            .verifier
+            .key_sources()
+            .map(|(name, source)| {
+                let state = match source.readiness(seconds(now)) {
+                    Readiness::Ready => "ready",
+                    Readiness::Pending { .. } => "pending",
+                    Readiness::Unavailable { .. } => "unavailable",
+                };
+                json!({
+                    "provider": name,
+                    "state": state,
+                    "fetched_at": source.fetched_at(),
+                    "valid_until": source.valid_until(),
+                    "jwks_uri": source.jwks_uri(),
+                    "keys": source.key_set().map_or(0, |s| s.keys().len()),
+                    "stats": source.stats(),
+                })
+            })
+            .collect();
+        to_json(&sources)
+    }
+
     /// Decides an HTTP request exactly as the Envoy filter does. `headers` is a
     /// flat `[name, value, name, value, ...]` list (Node's `req.rawHeaders`);
     /// `case_insensitive` says the application routes without case.

@@ -81,6 +81,16 @@ pub struct Jwk {
 }
 
 impl Jwk {
+    /// A key from its parts (a PEM key of the policy, [`crate::pem`]).
+    pub(crate) fn from_parts(kid: Option<String>, alg: Option<Alg>, key: VerifyingKey) -> Jwk {
+        Jwk {
+            kid,
+            alg,
+            key,
+            host_handle: None,
+        }
+    }
+
     /// The host's handle for this key ([`crate::host::SignatureVerifier::prepare`]).
     pub fn host_handle(&self) -> Option<u32> {
         self.host_handle
@@ -312,6 +322,40 @@ impl KeySet {
     }
 }
 
+impl KeySet {
+    /// A set of already checked keys; `None` when there are none.
+    /// The kid-less bound is the default; [`KeySet::limit_keys_without_kid`]
+    /// sets the policy's.
+    pub(crate) fn from_keys(keys: Vec<Jwk>) -> Option<KeySet> {
+        (!keys.is_empty()).then_some(KeySet {
+            keys,
+            problems: Vec::new(),
+            max_keys_without_kid: DEFAULT_MAX_KEYS_WITHOUT_KID,
+        })
+    }
+
+    /// Sets how many keys a token whose `kid` does not name its key may be
+    /// tried against ([`KeySetOptions::max_keys_without_kid`]).
+    pub(crate) fn limit_keys_without_kid(&mut self, max: usize) {
+        self.max_keys_without_kid = max;
+    }
+
+    /// The keys of both sets, `self`'s first (a provider's configured keys
+    /// and its fetched ones); the problems of both.
+    pub fn union(&self, other: &KeySet) -> KeySet {
+        KeySet {
+            keys: self.keys.iter().chain(&other.keys).cloned().collect(),
+            problems: self
+                .problems
+                .iter()
+                .chain(&other.problems)
+                .cloned()
+                .collect(),
+            max_keys_without_kid: self.max_keys_without_kid,
+        }
+    }
+}
+
 /// "an RSA key for RS256 only", "an EC P-256 key", for mismatch messages.
 /// (Every key kind, RSA, EC, OKP and oct, is read with a vowel sound.)
 fn describe(jwk: &Jwk) -> String {
@@ -420,6 +464,9 @@ fn parse_key(entry: &Value, opts: &KeySetOptions) -> Result<Jwk, Error> {
             ))
         }
     };
+    if let Some(x5c) = jwk.get("x5c") {
+        crate::pem::check_x5c(x5c, &key)?;
+    }
     if let Some(alg) = alg {
         if !key.fits(alg) {
             return Err(err!(

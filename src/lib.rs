@@ -37,7 +37,10 @@
 //! touches cryptography, through `jwt-compact` and RustCrypto); [`claims`];
 //! [`policy`]; [`path`], the request path's canonical form and rule matching;
 //! [`verify`] and [`explain`]; [`http`]; [`cache`]; [`decode`];
-//! [`host`], the seam for the host's native signature checks.
+//! [`host`], the seam for the host's native signature checks; [`keys`], the
+//! refresh state machine for keys fetched from the identity provider (remote
+//! JWKS, OIDC discovery), and [`keyring`], how the verifier uses them;
+//! [`pem`], PEM and X.509 keys.
 #![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -55,7 +58,10 @@ pub mod http;
 pub mod json;
 pub mod jwk;
 pub mod jws;
+pub mod keyring;
+pub mod keys;
 pub mod path;
+pub mod pem;
 pub mod policy;
 pub mod verify;
 

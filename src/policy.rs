@@ -86,8 +86,19 @@ pub struct Provider {
     /// Accepted `sub` values; when not empty, the token's `sub` must be one.
     #[serde(default)]
     pub subjects: Vec<String>,
-    /// The key set: a JWKS object, or a string holding JWKS JSON.
-    pub jwks: Value,
+    /// The configured key set: a JWKS object, or a string holding JWKS JSON.
+    /// Optional with `remote_jwks` or `discovery` (then both are used).
+    #[serde(default)]
+    pub jwks: Option<Value>,
+    /// Keys in PEM form: SPKI public keys or X.509 certificates ([`crate::pem`]).
+    #[serde(default)]
+    pub pem_keys: Vec<crate::pem::PemKey>,
+    /// Keys fetched from the identity provider ([`crate::keys`]).
+    #[serde(default)]
+    pub remote_jwks: Option<crate::keys::RemoteJwks>,
+    /// Find the JWKS through OpenID Connect discovery of the (single) `issuer`.
+    #[serde(default)]
+    pub discovery: bool,
     /// Accept symmetric (`oct`, HS256/384/512) keys from `jwks`. Off by default.
     #[serde(default)]
     pub allow_hmac: bool,
@@ -418,6 +429,7 @@ impl Policy {
                     at("issuer")
                 )));
             }
+            check_key_sources(p, &at)?;
             for (i, h) in p.from_headers.iter().enumerate() {
                 check_header_name(&h.name, &format!("{}[{i}].name", at("from_headers")))?;
             }
@@ -542,6 +554,26 @@ impl Policy {
         }
         Ok(())
     }
+}
+
+/// A provider needs keys from somewhere; discovery needs one issuer.
+fn check_key_sources(p: &Provider, at: &dyn Fn(&str) -> String) -> Result<(), Error> {
+    if p.jwks.is_none() && p.pem_keys.is_empty() && p.remote_jwks.is_none() && !p.discovery {
+        return Err(config_error(format!(
+            "{}: needs keys: jwks, pem_keys, remote_jwks or discovery: true",
+            at("jwks")
+        )));
+    }
+    if p.discovery && p.issuer.len() != 1 {
+        return Err(config_error(format!(
+            "{}: discovery needs exactly one issuer (its discovery document must name it)",
+            at("issuer")
+        )));
+    }
+    if let Some(remote) = &p.remote_jwks {
+        remote.check(&at("remote_jwks"), p.discovery)?;
+    }
+    Ok(())
 }
 
 fn config_error(message: impl Into<String>) -> Error {

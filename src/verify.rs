@@ -125,13 +125,13 @@ pub struct Verifier {
     /// Every header any provider sets: removed from every request first.
     pub(crate) output_headers: Vec<String>,
     warnings: Vec<String>,
-    fingerprint: [u8; 32],
-    host: HostSlot,
+    pub(crate) fingerprint: [u8; 32],
+    pub(crate) host: HostSlot,
 }
 
 /// The host's signature verifier, when one is in use.
 #[derive(Default)]
-struct HostSlot(Option<Box<dyn SignatureVerifier>>);
+pub(crate) struct HostSlot(pub(crate) Option<Box<dyn SignatureVerifier>>);
 
 impl core::fmt::Debug for HostSlot {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -144,7 +144,7 @@ impl core::fmt::Debug for HostSlot {
 pub(crate) struct Compiled {
     pub(crate) name: String,
     pub(crate) config: Provider,
-    keys: KeySet,
+    pub(crate) keys: crate::keyring::ProviderKeys,
     algorithms: Vec<Alg>,
 }
 
@@ -220,21 +220,31 @@ impl Verifier {
         for (name, config) in &policy.providers {
             let options = policy.limits.key_set_options(config.allow_hmac);
             let keys = match &config.jwks {
-                Value::String(text) => KeySet::from_json(text, &options),
-                value @ Value::Object(_) => KeySet::from_value(value, &options),
-                other => Err(err!(
+                None => None,
+                Some(Value::String(text)) => Some(KeySet::from_json(text, &options)),
+                Some(value @ Value::Object(_)) => Some(KeySet::from_value(value, &options)),
+                Some(other) => Some(Err(err!(
                     Malformed,
                     "must be a JWKS object or a string holding JWKS JSON, not {}",
                     json::type_name(other)
-                )),
+                ))),
             }
+            .transpose()
             .map_err(|e| err!(InvalidConfig, "providers.{name}.jwks: {}", e.message()))?;
-            warnings.extend(key_warnings(name, &keys));
-            let algorithms = config
+            if let Some(keys) = &keys {
+                warnings.extend(key_warnings(name, keys));
+            }
+            let algorithms: Vec<Alg> = config
                 .algorithms
                 .iter()
                 .filter_map(|a| Alg::from_name(a))
                 .collect();
+            let mut keys = crate::pem::with_pem_keys(keys, config, &algorithms, name)?;
+            if let Some(keys) = keys.as_mut() {
+                keys.limit_keys_without_kid(options.max_keys_without_kid);
+            }
+            let source = crate::keyring::source_for(name, config, options, providers.len() as u64)?;
+            let keys = crate::keyring::ProviderKeys::new(keys, source);
             for header in config
                 .claim_to_headers
                 .iter()
@@ -335,7 +345,7 @@ impl Verifier {
             keys.prepare_for(host);
         }
         let warnings = key_warnings(provider, &keys);
-        self.providers[index].keys = keys;
+        self.providers[index].keys.set_configured(keys);
         let mut seed = self.fingerprint.to_vec();
         seed.extend_from_slice(jwks_json.as_bytes());
         self.fingerprint = sha256(&seed);
@@ -495,7 +505,9 @@ impl Verifier {
         if let Some(cache) = cache.as_deref_mut() {
             cache.bind(&self.fingerprint);
             if let Some(hit) = cache.get(token, now) {
-                if target.providers.contains(&hit.provider) {
+                if target.providers.contains(&hit.provider)
+                    && self.providers[hit.provider].keys.still_valid(now)
+                {
                     let verified = hit.verified.clone();
                     claims::check_rules(&verified.claims, target.rule_claims, trace)?;
                     return Ok(verified);
@@ -564,16 +576,29 @@ impl Verifier {
         host: Option<&dyn SignatureVerifier>,
         trace: &mut Trace,
     ) -> Result<(Verified, f64), (u8, Error)> {
-        let verified = jws::verify_traced(jws, &provider.keys, &provider.algorithms, host, trace)
+        let (keys, fetched_missing) = provider
+            .keys
+            .usable(&provider.name, now)
+            .map_err(|e| (2, e))?;
+        let verified = jws::verify_traced(jws, keys, &provider.algorithms, host, trace)
+            .map_err(|e| match e.code() {
+                ErrorCode::UnknownKid | ErrorCode::KeyMismatch => {
+                    let kid = jws.header.get("kid").and_then(Value::as_str);
+                    provider
+                        .keys
+                        .key_miss(&provider.name, now, e, fetched_missing, kid)
+                }
+                _ => e,
+            })
             .map_err(|e| {
-            let stage = match e.code() {
-                ErrorCode::UnsupportedAlg => 0,
-                ErrorCode::UnknownKid => 1,
-                ErrorCode::BadSignature => 3,
-                _ => 2,
-            };
-            (stage, e)
-        })?;
+                let stage = match e.code() {
+                    ErrorCode::UnsupportedAlg => 0,
+                    ErrorCode::UnknownKid => 1,
+                    ErrorCode::BadSignature => 3,
+                    _ => 2,
+                };
+                (stage, e)
+            })?;
         let at_claims = |e| (4, e);
         let limits = &self.policy.limits;
         let claims = trace

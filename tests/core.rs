@@ -155,6 +155,26 @@ fn every_error_code_is_reachable() {
     };
     reached.insert(deny.error.code().as_str().into());
 
+    // Remote keys not fetched yet (tests/remote_keys.rs has the rest).
+    let mut p = policy.clone();
+    p["providers"]["idp"]["remote_jwks"] =
+        serde_json::json!({"uri": "https://idp.example.com/jwks"});
+    p["providers"]["idp"]
+        .as_object_mut()
+        .unwrap()
+        .remove("jwks");
+    let remote = Verifier::from_json(&p.to_string()).unwrap();
+    let e = remote
+        .verify(
+            token,
+            &VerifyOptions {
+                now,
+                path: Some("/admin"),
+            },
+        )
+        .unwrap_err();
+    reached.insert(e.code().as_str().into());
+
     let missing: Vec<&str> = ErrorCode::ALL
         .iter()
         .map(|c| c.as_str())

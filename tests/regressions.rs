@@ -19,13 +19,15 @@ use std::path::{Path, PathBuf};
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 8] = [
     ("token", fuzz::token),
     ("jwks", fuzz::jwks),
     ("policy", fuzz::policy),
     ("authorize", fuzz::authorize),
     ("path", fuzz::path),
     ("claim_path", fuzz::claim_path),
+    ("pem", fuzz::pem),
+    ("key_source", fuzz::key_source),
 ];
 
 fn fuzz_dir() -> PathBuf {

@@ -22,6 +22,11 @@
 //!   target and for its canonical form.
 //! - `claim_path`: a parsed path has member names, none empty; it
 //!   round-trips through them and finds a claim nested along them.
+//! - `pem`: a key read from PEM, SPKI DER or a certificate re-encodes to an
+//!   SPKI that reads back as the same key.
+//! - `key_source`: any answer to a fetch (status, `Cache-Control`, body; a
+//!   discovery document or a JWKS) leaves the key source consistent: at most
+//!   one fetch in flight, keys only when ready, a schedule in the future.
 
 use jwtgate::cache::VerifiedCache;
 use jwtgate::claims::{lookup, ClaimPath};
@@ -197,6 +202,63 @@ pub fn authorize(data: &[u8]) {
         assert_eq!(plain, miss, "a cache miss changed the decision");
         assert_eq!(plain, hit, "a cache hit changed the decision");
     });
+}
+
+/// `pem`: the PEM, SPKI and certificate readers (the input as text and as DER).
+pub fn pem(data: &[u8]) {
+    use jwtgate::pem::{key_from_certificate_der, key_from_pem, key_from_spki_der};
+    let mut keys = Vec::new();
+    if let Ok(text) = std::str::from_utf8(data) {
+        keys.extend(key_from_pem(text).ok());
+        let x5c = serde_json::Value::Array(vec![serde_json::Value::String(text.to_owned())]);
+        if let Some(key) = keys.first() {
+            let _ = jwtgate::pem::check_x5c(&x5c, key);
+        }
+    }
+    keys.extend(key_from_spki_der(data).ok());
+    keys.extend(key_from_certificate_der(data).ok());
+    for key in keys {
+        if let Some(der) = key.spki_der() {
+            let again = key_from_spki_der(&der).expect("our own SPKI reads back");
+            assert!(again.same_key(&key), "the SPKI round trip changed the key");
+        }
+    }
+}
+
+/// `key_source`: answers to a discovery and a JWKS fetch. The input is text:
+/// the first line is `STATUS CACHE-CONTROL`, the rest the body; the same
+/// answer goes to the discovery fetch, then (if asked for) to the JWKS fetch.
+pub fn key_source(data: &[u8]) {
+    use jwtgate::keys::{KeySource, Readiness, RemoteJwks, Url};
+    let (first, body) = match data.iter().position(|b| *b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[][..]),
+    };
+    let first = String::from_utf8_lossy(first);
+    let (status, cache_control) = first.split_once(' ').unwrap_or((&first, ""));
+    let status: u16 = status.parse().unwrap_or(200);
+    let headers = vec![("cache-control".to_owned(), cache_control.to_owned())];
+    let _ = Url::parse(cache_control, true);
+    let _ = jwtgate::keys::max_age(cache_control);
+    let config = RemoteJwks::default();
+    let mut source = KeySource::new(
+        &config,
+        Some("https://idp.example.com"),
+        KeySetOptions::default(),
+        7,
+    )
+    .expect("a valid configuration");
+    for now in NOW..NOW + 3 {
+        if source.next_fetch(now).is_some() {
+            assert!(source.next_fetch(now).is_none(), "two fetches in flight");
+            let _ = source.fetched(now, status, &headers, body);
+        }
+        match source.readiness(now) {
+            Readiness::Ready => assert!(source.key_set().is_some(), "ready without keys"),
+            _ => assert!(source.valid_until().is_none_or(|until| now > until)),
+        }
+        assert!(source.wake_at() >= now, "a schedule in the past");
+    }
 }
 
 /// What a decision does, for comparisons: allowed (with its reason and header

@@ -3,6 +3,7 @@
 import { JsVerifier, decode as wasmDecode, errorCodes, hostProbes, verifyJws as wasmVerifyJws } from '../pkg/jwtgate.js';
 import { JwtError, call } from './errors.js';
 import { webCryptoHost } from './webcrypto.js';
+import { KeyRefresher } from './keys.js';
 
 let ready = false;
 let hostCrypto;
@@ -89,6 +90,8 @@ export class Verifier {
   #subtle;
   /** Promise of the WebCrypto host once offered (undefined in it: the core uses pure Rust). */
   #webCrypto;
+  /** Fetches remote keys (`remote_jwks`, `discovery`); undefined without them. */
+  #keys;
 
   /**
    * `options.hostCrypto`: "auto" (default): node:crypto where the platform has
@@ -96,6 +99,11 @@ export class Verifier {
    * verifyAsync uses WebCrypto. "webcrypto": verifyAsync uses WebCrypto even in
    * Node, and verify is pure Rust (the browsers' behaviour, for tests).
    * `options.subtle`: the SubtleCrypto for WebCrypto (default `globalThis.crypto.subtle`).
+   * Remote keys: `options.fetch` (default `globalThis.fetch`), `options.clock`
+   * (Unix seconds, default the system clock), `options.onKeyEvent` (every fetch
+   * result, for logs and metrics). Keys are fetched on demand: a call that finds
+   * a fetch due starts it without waiting; `verifyAsync` waits for a pending
+   * first fetch; `refreshKeys()` waits for the fetches due.
    */
   constructor(policy, options = {}) {
     assertReady();
@@ -108,6 +116,28 @@ export class Verifier {
     const syncHost = choice === 'auto' ? hostCrypto : undefined;
     this.#inner = call(() => new JsVerifier(json, syncHost?.()));
     if (syncHost === undefined) this.#subtle = subtle ?? globalThis.crypto?.subtle ?? null;
+    if (this.#inner.hasRemoteKeys) this.#keys = new KeyRefresher(this.#inner, options ?? {});
+  }
+
+  /** Runs `op`, after starting any key fetch that is due, and again after an unknown kid. */
+  #withKeys(op) {
+    this.#keys?.kick();
+    try {
+      return op();
+    } catch (error) {
+      if (error?.code === 'unknown_kid') this.#keys?.kick();
+      throw error;
+    }
+  }
+
+  /** Performs the key fetches due now; resolves when they have landed or failed. */
+  refreshKeys() {
+    return this.#keys?.refresh() ?? Promise.resolve();
+  }
+
+  /** The remote key sources: `[{ provider, state, fetched_at, valid_until, keys, stats, ... }]`. */
+  get keySources() {
+    return this.#keys?.status() ?? [];
   }
 
   /**
@@ -126,7 +156,7 @@ export class Verifier {
   /** Verifies `token`; returns { provider, header, claims } or throws JwtError. */
   verify(token, options = {}) {
     text(token, 'token');
-    return JSON.parse(call(() => this.#inner.verify(token, seconds(options.now), options.path)));
+    return this.#withKeys(() => JSON.parse(call(() => this.#inner.verify(token, seconds(options.now), options.path))));
   }
 
   /**
@@ -139,6 +169,7 @@ export class Verifier {
    */
   async verifyAsync(token, options = {}) {
     text(token, 'token');
+    await this.#keys?.ready();
     const now = seconds(options.now);
     const host = this.#subtle !== undefined && (await (this.#webCrypto ??= this.#offerWebCrypto()));
     if (!host) return this.verify(token, { now, path: options.path });
@@ -196,9 +227,13 @@ export class Verifier {
   authorize({ method, path, headers, caseInsensitive = false }, options = {}) {
     text(method, 'method');
     text(path, 'path');
-    return JSON.parse(
-      this.#inner.authorize(method, path, headers.map(String), caseInsensitive === true, seconds(options.now)),
+    const decision = this.#withKeys(() =>
+      JSON.parse(
+        this.#inner.authorize(method, path, headers.map(String), caseInsensitive === true, seconds(options.now)),
+      ),
     );
+    if (decision.code === 'unknown_kid') this.#keys?.kick();
+    return decision;
   }
 }
 

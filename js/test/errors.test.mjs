@@ -56,6 +56,8 @@ const CASES = [
     token: () => sign(rs, claims({ scope: 'read' })),
   },
   { code: 'revoked', rest: { deny: { jti: ['j-1'] } }, token: () => sign(rs, claims({ jti: 'j-1' })) },
+  // Keys fetched from a (closed) loopback port: none before the first fetch.
+  { code: 'jwks_unavailable', provider: { jwks: undefined, remote_jwks: { uri: 'https://127.0.0.1:1/jwks' } }, token: () => sign(rs) },
 ];
 
 const reached = new Set();

@@ -109,6 +109,7 @@ impl HttpContext for Http {
         let before = cache.as_ref().map(|c| (c.hits(), c.misses()));
         let decision = shared
             .verifier
+            .borrow()
             .authorize(&request, now, cache.as_deref_mut());
         if let (Some(c), Some((hits, misses))) = (cache.as_ref(), before) {
             shared.metrics.cache(

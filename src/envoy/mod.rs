@@ -10,6 +10,8 @@
 //! - [`crypto`]: RS*/ES* signature checks by Envoy's `verify_signature`
 //!   foreign function (BoringSSL), offered to the core at configure time.
 //! - [`metrics`]: the counters Envoy shows as `wasmcustom.jwtgate.*`.
+//! - [`keys`]: remote keys: the core's key sources driven by `on_tick` and
+//!   HTTP calls on the provider's cluster, one fetch per Envoy (shared data).
 //!
 //! The core is `no_std`; proxy-wasm links `std`, which only [`http`] names
 //! (for the host clock).
@@ -20,6 +22,7 @@
 
 mod crypto;
 mod http;
+mod keys;
 mod metrics;
 mod root;
 

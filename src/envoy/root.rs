@@ -26,6 +26,7 @@ use proxy_wasm::types::ContextType;
 
 use super::crypto::{self, EnvoyCrypto};
 use super::http::Http;
+use super::keys::{self, KeyFetcher};
 use super::metrics::{ConfigOutcomes, Metrics};
 use crate::alg::sha256;
 use crate::host::VerifierChoice;
@@ -33,7 +34,8 @@ use crate::{VerifiedCache, Verifier};
 
 /// What every HTTP context of this VM shares (the VM is single-threaded).
 pub(crate) struct Shared {
-    pub(crate) verifier: Verifier,
+    /// Mutable for the key sources (the root's timer and fetch results).
+    pub(crate) verifier: RefCell<Verifier>,
     /// `None` when the policy turns the cache off.
     pub(crate) cache: Option<RefCell<VerifiedCache>>,
     pub(crate) metrics: Metrics,
@@ -43,9 +45,24 @@ pub(crate) struct Shared {
 pub(crate) struct Root {
     /// `None` until a configuration was accepted.
     shared: Option<Rc<Shared>>,
+    /// `None` when no provider has remote keys.
+    keys: Option<KeyFetcher>,
 }
 
-impl Context for Root {}
+impl Context for Root {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        num_headers: usize,
+        body_size: usize,
+        _: usize,
+    ) {
+        let time = self.get_current_time();
+        if let (Some(keys), Some(shared)) = (self.keys.as_mut(), self.shared.as_ref()) {
+            keys.response(&shared.verifier, token, num_headers, body_size, time);
+        }
+    }
+}
 
 impl RootContext for Root {
     fn on_configure(&mut self, _configuration_size: usize) -> bool {
@@ -56,13 +73,18 @@ impl RootContext for Root {
         let outcomes = ConfigOutcomes::define();
         let bytes = self.get_plugin_configuration().unwrap_or_default();
         let id = policy_id(&bytes);
-        match configure(&bytes) {
-            Ok(shared) => {
+        let instance = keys::instance_seed(self.get_current_time());
+        match configure(&bytes, instance) {
+            Ok((shared, fetcher)) => {
                 info!(
                     "jwtgate: configured ({} warnings, cache {}, policy sha256 {id})",
-                    shared.verifier.warnings().len(),
+                    shared.verifier.borrow().warnings().len(),
                     if shared.cache.is_some() { "on" } else { "off" }
                 );
+                if fetcher.is_some() {
+                    self.set_tick_period(keys::TICK);
+                }
+                self.keys = fetcher;
                 self.shared = Some(Rc::new(shared));
                 outcomes.accepted();
                 true
@@ -72,6 +94,13 @@ impl RootContext for Root {
                 outcomes.rejected();
                 false
             }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let time = self.get_current_time();
+        if let (Some(keys), Some(shared)) = (self.keys.as_mut(), self.shared.as_ref()) {
+            keys.tick(&shared.verifier, time);
         }
     }
 
@@ -96,9 +125,11 @@ fn policy_id(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Everything a configuration needs, or the reason (for the log) it is
-/// refused. Logs warnings and the signature path; changes no root state.
-fn configure(bytes: &[u8]) -> Result<Shared, String> {
+/// Everything a configuration needs (and the key fetcher when a provider has
+/// remote keys), or the reason (for the log) it is refused. Logs warnings and
+/// the signature path; changes no root state. `instance` seeds the key
+/// sources' jitter.
+fn configure(bytes: &[u8], instance: u64) -> Result<(Shared, Option<KeyFetcher>), String> {
     if bytes.is_empty() {
         return Err(String::from(
             "the plugin configuration is empty; it must hold the policy JSON",
@@ -132,11 +163,13 @@ fn configure(bytes: &[u8]) -> Result<Shared, String> {
         .then(|| RefCell::new(VerifiedCache::new(settings.max_entries, settings.max_bytes)));
     let metrics = Metrics::define();
     metrics.crypto_host(host_crypto);
-    Ok(Shared {
-        verifier,
+    let fetcher = KeyFetcher::new(&mut verifier, instance)?;
+    let shared = Shared {
+        verifier: RefCell::new(verifier),
         cache,
         metrics,
-    })
+    };
+    Ok((shared, fetcher))
 }
 
 #[cfg(test)]

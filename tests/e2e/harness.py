@@ -222,8 +222,9 @@ class Envoy:
     EnvoyFailedToStart with the log when Envoy exits or never gets ready.
     """
 
-    def __init__(self, bootstrap: dict, name: str = "envoy", log_level: str = "info", workdir: str | None = None) -> None:
+    def __init__(self, bootstrap: dict, name: str = "envoy", log_level: str = "info", workdir: str | None = None, concurrency: int = 1) -> None:
         self.bootstrap = bootstrap
+        self.concurrency = concurrency
         self.name = name
         self.log_level = log_level
         if workdir is None:
@@ -249,7 +250,7 @@ class Envoy:
             envoy_binary(),
             "-c", str(self.config_path),
             "--disable-hot-restart",
-            "--concurrency", "1",
+            "--concurrency", str(self.concurrency),
             "-l", self.log_level,
             "--component-log-level", "wasm:debug",
             "--log-path", str(self.log_path),

@@ -12,8 +12,9 @@ The runner also loads the modules in MODULES: test_host_crypto.py (Envoy's
 crypto vs pure Rust), test_paths.py (canonical paths, one token per request),
 test_claims.py (claims and keys next to jwt_authn), test_mapping.py
 (envoy/README.md's jwt_authn mapping, row by row, against the real jwt_authn),
-test_xds.py (a bad policy arriving by LDS or ECDS) and test_oci.py (the OCI
-image `make oci` builds).
+test_xds.py (a bad policy arriving by LDS or ECDS), test_oci.py (the OCI
+image `make oci` builds) and test_remote_jwks.py (keys fetched from
+tests/jwks_server.py, 4 workers).
 
 The last line is `e2e: N passed, M failed` (what CI looks for).
 """
@@ -55,7 +56,7 @@ from wasm_imports import exports, imports  # noqa: E402
 WASM = os.environ.get("JWTGATE_WASM", str(ROOT / "target/wasm32-unknown-unknown/release/jwtgate_filter.wasm"))
 
 # Test modules the runner loads besides this one (each gets WASM set).
-MODULES = ["test_host_crypto", "test_paths", "test_claims", "test_mapping", "test_xds", "test_oci"]
+MODULES = ["test_host_crypto", "test_paths", "test_claims", "test_mapping", "test_xds", "test_oci", "test_remote_jwks"]
 
 # Filled by setUpModule.
 KEYS: Keys
@@ -69,7 +70,7 @@ ERROR_CODES = [
     "missing", "malformed", "jwe_unsupported", "too_large", "unsupported_alg", "unsupported_crit",
     "unknown_kid", "key_mismatch", "bad_signature", "expired", "not_yet_valid", "issued_in_future",
     "too_old", "lifetime_too_long", "missing_claim", "invalid_claim", "wrong_issuer", "wrong_audience",
-    "wrong_subject", "claim_rule_failed", "revoked", "invalid_key", "invalid_config", "invalid_path",
+    "wrong_subject", "claim_rule_failed", "revoked", "invalid_key", "jwks_unavailable", "invalid_config", "invalid_path",
 ]
 
 # The proxy-wasm ABI 0.2.1 host functions (all in module "env"), as declared
@@ -204,6 +205,8 @@ class Coverage(unittest.TestCase):
         reached = {c.code for c in scenario.cases() if c.code}
         # Reached through HTTP elsewhere in this file (own policies):
         reached |= {"issued_in_future", "too_old", "lifetime_too_long", "missing_claim", "wrong_subject"}
+        # Reached through HTTP in test_remote_jwks.py (StaleAndFirstFetch).
+        reached |= {"jwks_unavailable"}
         # invalid_config is a startup failure (BadConfiguration); invalid_key
         # is a JWKS problem found at configure time (a warning or a refusal).
         configure_time = {"invalid_config", "invalid_key"}

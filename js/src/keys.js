@@ -1,0 +1,126 @@
+// Remote keys for the npm package: performs the HTTP requests the core's key
+// sources ask for (src/keys.rs) with the platform's `fetch`. No timing, backoff
+// or parsing here: what to fetch and when, and what a response means, is the core's.
+
+/** Reads at most `limit` bytes of a response body; `null` when it is longer. */
+async function readCapped(response, limit) {
+  const length = Number(response.headers.get('content-length'));
+  if (Number.isFinite(length) && length > limit) {
+    await response.body?.cancel();
+    return null;
+  }
+  if (!response.body) return new Uint8Array(await response.arrayBuffer());
+  const chunks = [];
+  let size = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Drives the key sources of one core verifier (`inner`, a JsVerifier).
+ * `options.fetch`: the fetch function (default `globalThis.fetch`);
+ * `options.clock`: Unix seconds now (default the system clock);
+ * `options.onKeyEvent`: called with `{ provider, event, ... }` for every result
+ * (the core's event: `keys_changed` with added/removed kids, `failed` with its kind, ...).
+ */
+export class KeyRefresher {
+  #inner;
+  #fetch;
+  #clock;
+  #onEvent;
+  #running = null;
+
+  constructor(inner, options = {}) {
+    this.#inner = inner;
+    this.#fetch = options.fetch ?? globalThis.fetch?.bind(globalThis);
+    this.#clock = options.clock ?? (() => Date.now() / 1000);
+    this.#onEvent = options.onKeyEvent;
+    if (typeof this.#fetch !== 'function') {
+      throw new TypeError('jwtgate: remote keys need a `fetch` function (none on this platform; pass options.fetch)');
+    }
+  }
+
+  /** Unix seconds, whole, from the clock. */
+  now() {
+    return Math.floor(this.#clock());
+  }
+
+  /** Starts the fetches that are due, unless some are running; never throws. */
+  kick() {
+    const wake = this.#inner.nextKeyWake();
+    if (this.#running === null && wake !== undefined && wake <= this.now()) this.refresh();
+  }
+
+  /**
+   * Performs every fetch due now (and those they make due, such as the JWKS
+   * after a discovery document); resolves when all have landed or failed.
+   */
+  refresh() {
+    if (this.#running !== null) return this.#running;
+    const due = JSON.parse(this.#inner.dueFetches(this.now()));
+    if (due.length === 0) return Promise.resolve();
+    this.#running = Promise.all(due.map((fetch) => this.#perform(fetch))).then(() => {
+      this.#running = null;
+      return this.refresh();
+    });
+    return this.#running;
+  }
+
+  /** Resolves once the first fetches have landed or failed (each is bounded by its timeout). */
+  async ready() {
+    if (this.#inner.firstFetchPending(this.now()) !== undefined) await this.refresh();
+  }
+
+  /** The key sources and their counters: `[{ provider, state, fetched_at, keys, stats, ... }]`. */
+  status() {
+    return JSON.parse(this.#inner.keySources(this.now()));
+  }
+
+  async #perform(fetch) {
+    let event;
+    try {
+      const response = await this.#fetch(fetch.url, {
+        redirect: 'manual',
+        headers: { accept: 'application/json' },
+        signal: AbortSignal.timeout(fetch.timeout_seconds * 1000),
+      });
+      if (response.type === 'opaqueredirect') {
+        // Browsers hide a redirect's status and headers.
+        event = this.#inner.keyFetchFailed(fetch.provider, this.now(), 'redirect', 'a redirect (not followed)');
+      } else {
+        const body = await readCapped(response, fetch.max_bytes);
+        if (body === null) {
+          event = this.#inner.keyFetchFailed(fetch.provider, this.now(), 'too_large', `the body is over ${fetch.max_bytes} bytes`);
+        } else {
+          const headers = [];
+          response.headers.forEach((value, name) => headers.push(name, value));
+          event = this.#inner.keyFetched(fetch.provider, this.now(), response.status, headers, body);
+        }
+      }
+    } catch (error) {
+      const kind = error?.name === 'TimeoutError' ? 'timeout' : 'network';
+      event = this.#inner.keyFetchFailed(fetch.provider, this.now(), kind, String(error?.cause?.message ?? error?.message ?? error));
+    }
+    try {
+      this.#onEvent?.({ provider: fetch.provider, ...JSON.parse(event) });
+    } catch {
+      // A failing listener must not stop key refreshes (nor reject a kick nobody awaits).
+    }
+  }
+}

@@ -1,0 +1,335 @@
+"""Remote keys: the filter fetches the provider's JWKS from a real server
+(tests/jwks_server.py on 127.0.0.1) through an Envoy cluster, in Envoy with
+`--concurrency 4` (four worker VMs sharing one fetch).
+
+Loaded by test_e2e.py's runner (tests/e2e/run.sh). Expectations come from
+issue 14 and docs/POLICY.md ("Remote keys"): tokens verify after start;
+a new kid verifies within seconds and a removed one stops at the next
+refresh, without a restart; failures keep the last good keys; past
+max_stale_seconds the answer is 503 jwks_unavailable with Retry-After; a
+random-kid flood costs fetches at the cooldown bound; the whole Envoy fetches
+about once per refresh. Intervals are short (seconds) to keep the suite fast.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import time
+import unittest
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from harness import (  # noqa: E402
+    LOCALHOST,
+    ROOT,
+    EchoUpstream,
+    Envoy,
+    EnvoyFailedToStart,
+    bootstrap_jwtgate,
+    log,
+    stop_started,
+)
+from jwks_server import JwksServer  # noqa: E402
+
+WASM = str(ROOT / "target/wasm32-unknown-unknown/release/jwtgate_filter.wasm")  # main() may replace it
+WORKERS = 4
+REFRESH = 2  # seconds between scheduled refreshes
+COOLDOWN = 2
+MAX_STALE = 5
+
+_started: list = []
+UPSTREAM: EchoUpstream
+
+
+class Signer:
+    """ES256 keys by kid, minted by cryptography; tokens by PyJWT."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, ec.EllipticCurvePrivateKey] = {}
+
+    def key(self, kid: str) -> dict:
+        if kid not in self.keys:
+            self.keys[kid] = ec.generate_private_key(ec.SECP256R1())
+        jwk = ECAlgorithm.to_jwk(self.keys[kid].public_key(), as_dict=True)
+        jwk.update(kid=kid, use="sig", alg="ES256")
+        return jwk
+
+    def jwks(self, *kids: str) -> dict:
+        return {"keys": [self.key(k) for k in kids]}
+
+    def token(self, kid: str, issuer: str = "https://idp.example.com") -> str:
+        self.key(kid)
+        now = int(time.time())
+        return jwt.encode({"iss": issuer, "sub": "alice", "iat": now, "exp": now + 600}, self.keys[kid], algorithm="ES256", headers={"kid": kid})
+
+
+def policy(server: JwksServer, issuer: str = "https://idp.example.com", discovery: bool = False, **remote) -> dict:
+    config = {
+        "cluster": "idp",
+        "allow_http": True,
+        "refresh_seconds": REFRESH,
+        "min_refresh_seconds": 1,
+        "cooldown_seconds": COOLDOWN,
+        "timeout_seconds": 1,
+        "retry_seconds": 1,
+        "max_retry_seconds": 1,
+        "max_stale_seconds": MAX_STALE,
+        "jitter_percent": 0,
+    }
+    config.update(remote)
+    provider = {"issuer": issuer, "remote_jwks": config}
+    if discovery:
+        provider["discovery"] = True
+    else:
+        config["uri"] = f"{server.base}/jwks"
+    return {"providers": {"idp": provider}, "rules": [{"prefix": "/", "requires": "idp"}]}
+
+
+def bootstrap(server: JwksServer, policy_doc: dict) -> dict:
+    config = bootstrap_jwtgate(WASM, policy_doc, UPSTREAM.port)
+    config["static_resources"]["clusters"].append(
+        {
+            "name": "idp",
+            "type": "STATIC",
+            "connect_timeout": "1s",
+            "load_assignment": {
+                "cluster_name": "idp",
+                "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": LOCALHOST, "port_value": server.port}}}}]}],
+            },
+        }
+    )
+    return config
+
+
+def start(server: JwksServer, policy_doc: dict, name: str) -> Envoy:
+    env = Envoy(bootstrap(server, policy_doc), name=name, concurrency=WORKERS)
+    try:
+        env.start()
+    except EnvoyFailedToStart as e:
+        log(e.log[-4000:])
+        raise
+    _started.append(env)
+    return env
+
+
+def answer(env: Envoy, token: str) -> tuple[int, str | None]:
+    r = env.get("/orders", {"authorization": f"Bearer {token}"})
+    return r.status, r.error_code()
+
+
+def burst(env: Envoy, token: str, n: int = 16) -> set[tuple[int, str | None]]:
+    """`n` concurrent requests (new connections, so every worker gets some)."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return set(pool.map(lambda _: answer(env, token), range(n)))
+
+
+def until(predicate, timeout: float, step: float = 0.1):
+    """Polls `predicate` until it returns something truthy or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+def stat(env: Envoy, name: str) -> int:
+    return env.stats("jwtgate.keys").get(f"wasmcustom.jwtgate.keys.idp.{name}", 0)
+
+
+def setUpModule() -> None:  # noqa: N802
+    global UPSTREAM
+    UPSTREAM = EchoUpstream().__enter__()
+    _started.append(UPSTREAM)
+
+
+def tearDownModule() -> None:  # noqa: N802
+    stop_started(_started)
+
+
+class JwksServerSelfTest(unittest.TestCase):
+    """The test server does what the other tests rely on."""
+
+    def test_modes_and_counts(self) -> None:
+        server = JwksServer(jwks={"keys": [1]}).start()
+        try:
+            def get(path="/jwks"):
+                try:
+                    with urllib.request.urlopen(f"{server.base}{path}", timeout=5) as r:
+                        return r.status, r.read()
+                except urllib.error.HTTPError as e:
+                    return e.code, e.read()
+
+            self.assertEqual(get(), (200, b'{"keys": [1]}'))
+            server.set(mode="500")
+            self.assertEqual(get()[0], 500)
+            server.set(mode="garbage")
+            self.assertRaises(ValueError, json.loads, get()[1])
+            server.set(mode="huge")
+            self.assertGreater(len(get()[1]), 100 * 1024)
+            server.set(mode="down")
+            self.assertRaises(OSError, get)
+            server.set(mode="slow", delay=0.3)
+            t0 = time.monotonic()
+            self.assertEqual(get()[0], 200)
+            self.assertGreaterEqual(time.monotonic() - t0, 0.3)
+            server.set(mode="ok")
+            doc = json.loads(get("/.well-known/openid-configuration")[1])
+            self.assertEqual(doc, {"issuer": server.base, "jwks_uri": f"{server.base}/jwks"})
+            self.assertEqual(server.count("/jwks"), 6)
+        finally:
+            server.stop()
+
+
+class RemoteJwks(unittest.TestCase):
+    """One Envoy (4 workers) fetching from one server, scenario by scenario."""
+
+    server: JwksServer
+    env: Envoy
+    signer: Signer
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.signer = Signer()
+        cls.server = JwksServer(jwks=cls.signer.jwks("k1")).start()
+        # Long enough for the failure scenarios; StaleAndFirstFetch tests MAX_STALE.
+        cls.env = start(cls.server, policy(cls.server, max_stale_seconds=120), "remote-jwks")
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.env.stop()
+        cls.server.stop()
+
+    def setUp(self) -> None:
+        self.server.set(mode="ok", jwks=self.signer.jwks("k1"))
+        # Every worker has k1 (after a previous scenario's rotation, too).
+        token = self.signer.token("k1")
+        self.assertTrue(until(lambda: burst(self.env, token) == {(200, None)}, 10), burst(self.env, token))
+
+    def test_a_tokens_verify_after_start_with_one_fetch_per_envoy(self) -> None:
+        # setUp waited for every worker; four workers shared the first fetch(es).
+        self.assertLessEqual(self.server.count("/jwks"), 3, self.server.stats())
+        self.assertIn("jwtgate: provider idp: keys changed: kids added [\"k1\"]", self.env.log())
+        self.assertEqual(stat(self.env, "keys"), 1)
+        self.assertEqual(stat(self.env, "ready"), 1)
+
+    def test_fetches_are_about_one_per_refresh_for_the_whole_envoy(self) -> None:
+        self.server.reset_counts()
+        t0 = time.monotonic()
+        time.sleep(4 * REFRESH)
+        fetches = self.server.count("/jwks")
+        refreshes = (time.monotonic() - t0) / REFRESH
+        # Per-worker fetching would give about WORKERS * refreshes.
+        self.assertGreaterEqual(fetches, refreshes - 2, self.server.stats())
+        self.assertLessEqual(fetches, refreshes + 2, self.server.stats())
+
+    def test_rotation_without_restart(self) -> None:
+        new = self.signer.token("k2")
+        self.server.set(jwks=self.signer.jwks("k1", "k2"))
+        t0 = time.monotonic()
+        self.assertTrue(until(lambda: burst(self.env, new) == {(200, None)}, COOLDOWN + REFRESH + 2), burst(self.env, new))
+        log(f"    new kid valid everywhere after {time.monotonic() - t0:.1f} s")
+        # The old key leaves the set: it stops verifying at the next refresh.
+        old = self.signer.token("k1")
+        self.server.set(jwks=self.signer.jwks("k2"))
+        t0 = time.monotonic()
+        self.assertTrue(until(lambda: burst(self.env, old) == {(401, "unknown_kid")}, REFRESH + 2), burst(self.env, old))
+        log(f"    removed kid refused everywhere after {time.monotonic() - t0:.1f} s")
+        self.assertEqual(burst(self.env, new), {(200, None)})
+        self.assertIn('kids added [], removed ["k1"]', self.env.log())
+
+    def test_failures_keep_the_last_good_keys(self) -> None:
+        token = self.signer.token("k1")
+        before = {k: stat(self.env, f"failures.{k}") for k in ("status", "invalid_jwks", "too_large", "redirect", "timeout", "network")}
+        for mode, kind in (("500", "status"), ("garbage", "invalid_jwks"), ("huge", "too_large"), ("redirect", "redirect"), ("down", "network")):
+            self.server.set(mode=mode, jwks=self.signer.jwks("k9"))
+            self.assertTrue(until(lambda: stat(self.env, f"failures.{kind}") > before[kind], 3 * REFRESH), f"no {kind} failure counted")
+            before[kind] = stat(self.env, f"failures.{kind}")
+            self.assertEqual(burst(self.env, token, 8), {(200, None)}, mode)
+        self.server.set(mode="slow", delay=1.5)
+        self.assertTrue(until(lambda: stat(self.env, "failures.timeout") > before["timeout"], 3 * REFRESH), self.env.stats("jwtgate.keys"))
+        self.assertEqual(burst(self.env, token, 8), {(200, None)})
+        self.assertRegex(self.env.log(), r"jwtgate: provider idp: JWKS fetch failed \(invalid_jwks\)")
+
+    def test_random_kid_flood_costs_fetches_at_the_cooldown_bound(self) -> None:
+        self.server.reset_counts()
+        t0 = time.monotonic()
+        codes = set()
+        while time.monotonic() - t0 < 3 * COOLDOWN:
+            codes |= burst(self.env, self.signer.token(secrets.token_hex(4)), 8)
+        elapsed = time.monotonic() - t0
+        time.sleep(0.5)
+        fetches = self.server.count("/jwks")
+        bound = elapsed / REFRESH + elapsed / COOLDOWN + 2
+        log(f"    flood: {fetches} fetches in {elapsed:.1f} s (bound {bound:.1f})")
+        self.assertEqual(codes, {(401, "unknown_kid")})
+        self.assertLessEqual(fetches, bound, self.server.stats())
+
+
+class StaleAndFirstFetch(unittest.TestCase):
+    """An IdP that is down: at start (no keys: 503), and later (cached keys, then 503)."""
+
+    def test_first_fetch_then_down_then_stale(self) -> None:
+        signer = Signer()
+        server = JwksServer(jwks=signer.jwks("k1")).start()
+        server.set(mode="down")
+        try:
+            env = start(server, policy(server), "remote-jwks-stale")
+            token = signer.token("k1")
+            r = env.get("/orders", {"authorization": f"Bearer {token}"})
+            self.assertEqual((r.status, r.error_code()), (503, "jwks_unavailable"), r.body)
+            self.assertEqual(r.header("retry-after"), "1")
+            server.set(mode="ok")
+            self.assertTrue(until(lambda: burst(env, token) == {(200, None)}, 6), burst(env, token))
+            # Down again: the cached keys keep working until max_stale, then 503.
+            server.set(mode="down")
+            t0 = time.monotonic()
+            self.assertTrue(until(lambda: (503, "jwks_unavailable") in burst(env, token, 8), MAX_STALE + 4))
+            elapsed = time.monotonic() - t0
+            log(f"    cached keys served {elapsed:.1f} s after the IdP went down (max_stale {MAX_STALE} s)")
+            self.assertGreaterEqual(elapsed, MAX_STALE - REFRESH - 1)
+            self.assertTrue(until(lambda: burst(env, token, 8) == {(503, "jwks_unavailable")}, 3))
+            self.assertIn("jwtgate: provider idp: JWKS fetch failed (network): Envoy: upstream connect error", env.log())
+            env.stop()
+        finally:
+            server.stop()
+
+    def test_discovery(self) -> None:
+        signer = Signer()
+        server = JwksServer(jwks=signer.jwks("d1")).start()
+        try:
+            env = start(server, policy(server, issuer=server.base, discovery=True), "remote-jwks-discovery")
+            token = signer.token("d1", issuer=server.base)
+            self.assertTrue(until(lambda: burst(env, token) == {(200, None)}, 6), burst(env, token))
+            self.assertGreaterEqual(server.count("/.well-known/openid-configuration"), 1)
+            # A discovery document for another issuer is refused; the keys stay.
+            server.set(issuer="https://evil.example.com")
+            self.assertTrue(until(lambda: stat(env, "failures.invalid_discovery") > 0, 3 * REFRESH))
+            self.assertEqual(burst(env, token, 8), {(200, None)})
+            env.stop()
+        finally:
+            server.stop()
+
+
+class RemoteConfigErrors(unittest.TestCase):
+    def test_a_remote_provider_without_cluster_is_refused(self) -> None:
+        server = JwksServer()
+        doc = policy(server)
+        del doc["providers"]["idp"]["remote_jwks"]["cluster"]
+        env = Envoy(bootstrap(server, doc), name="remote-jwks-no-cluster")
+        with self.assertRaises(EnvoyFailedToStart) as ctx:
+            env.start(timeout=15)
+        self.assertIn("providers.idp.remote_jwks.cluster: required by the Envoy filter", ctx.exception.log)
+        server.stop()

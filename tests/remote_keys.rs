@@ -1,0 +1,371 @@
+//! Remote keys through the verifier (issue 14): tokens minted by PyJWT
+//! (`tests/fixtures/tokens`), key sets fed as fetch results with a fake
+//! clock. Expectations come from the issue and docs/POLICY.md: no pass
+//! without keys, 503 `jwks_unavailable` with `Retry-After`, rotation, bounded
+//! staleness, configured keys that keep working when the remote is down.
+
+use std::fs;
+use std::path::Path;
+
+use jwtgate::http::{Decision, Request};
+use jwtgate::keys::{Document, Event, FailureKind};
+use jwtgate::verify::VerifyOptions;
+use jwtgate::{ErrorCode, VerifiedCache, Verifier};
+use serde_json::{json, Value};
+
+fn fixture(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tokens")
+        .join(name);
+    serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn token(name: &str) -> (String, i64) {
+    let cases = fixture("cases.json");
+    let case = cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no case {name}"));
+    (
+        case["token"].as_str().unwrap().to_string(),
+        case["now"].as_i64().unwrap(),
+    )
+}
+
+/// The fixture key sets: idp's (kid p256, rsa, ...) and other's (kid "other").
+fn jwks(provider: &str) -> String {
+    fixture("policy.json")["providers"][provider]["jwks"].to_string()
+}
+
+/// The fixture's idp provider with its keys fetched from `remote` (and,
+/// with `embedded`, its own keys configured too).
+fn verifier(remote: Value, embedded: Option<&str>) -> Verifier {
+    let mut idp = fixture("policy.json")["providers"]["idp"].clone();
+    let idp = idp.as_object_mut().unwrap();
+    idp.remove("jwks");
+    if let Some(provider) = embedded {
+        idp.insert(
+            "jwks".into(),
+            serde_json::from_str(&jwks(provider)).unwrap(),
+        );
+    }
+    idp.insert("remote_jwks".into(), remote);
+    let policy = json!({"providers": {"idp": idp}, "rules": [{"prefix": "/", "requires": "idp"}]});
+    Verifier::from_json(&policy.to_string()).expect("policy loads")
+}
+
+fn remote() -> Value {
+    json!({"uri": "https://idp.example.com/jwks", "jitter_percent": 0, "max_stale_seconds": 400})
+}
+
+fn code(v: &Verifier, token: &str, now: i64) -> String {
+    match v.verify(token, &VerifyOptions { now, path: None }) {
+        Ok(_) => "ok".into(),
+        Err(e) => e.code().as_str().into(),
+    }
+}
+
+/// Performs the due fetch of idp and answers it with `body`.
+fn fetch_answers(v: &mut Verifier, now: i64, body: &str) -> Event {
+    let fetches = v.due_fetches(now);
+    assert_eq!(fetches.len(), 1, "one fetch due at {now}: {fetches:?}");
+    assert_eq!(fetches[0].fetch.document, Document::Jwks);
+    v.key_fetched("idp", now, 200, &[], body.as_bytes())
+        .unwrap()
+}
+
+#[test]
+fn no_pass_before_the_first_fetch_then_503_with_retry_after() {
+    let (es256, now) = token("valid ES256");
+    let mut v = verifier(remote(), None);
+    assert_eq!(code(&v, &es256, now), "jwks_unavailable");
+    assert_eq!(v.first_fetch_pending(now), Some(now + 5));
+    let headers = vec![("authorization".to_string(), format!("Bearer {es256}"))];
+    let request = Request {
+        method: "GET",
+        path: "/",
+        headers: &headers,
+        case_insensitive: false,
+    };
+    let Decision::Deny(deny) = v.authorize(&request, now, None) else {
+        panic!("no keys, no pass")
+    };
+    assert_eq!(deny.status, 503);
+    let header = |name: &str| {
+        deny.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(header("retry-after"), Some("5"));
+    assert_eq!(header("www-authenticate"), Some("Bearer realm=\"jwtgate\""));
+    let body: Value = serde_json::from_str(&deny.body).unwrap();
+    assert_eq!(body["error"], "jwks_unavailable");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("being fetched for the first time"),
+        "{body}"
+    );
+
+    // The first fetch fails: still unavailable, and no longer pending.
+    let fetches = v.due_fetches(now);
+    assert_eq!(fetches[0].fetch.url, "https://idp.example.com/jwks");
+    let event = v
+        .key_fetch_failed("idp", now + 1, FailureKind::Network, "connection refused")
+        .unwrap();
+    assert!(matches!(event, Event::Failed(_)));
+    assert_eq!(v.first_fetch_pending(now + 1), None);
+    assert_eq!(code(&v, &es256, now + 1), "jwks_unavailable");
+    // The retry brings keys.
+    assert!(
+        v.due_fetches(now + 2).is_empty(),
+        "backoff: retry after retry_seconds"
+    );
+    assert!(matches!(
+        fetch_answers(&mut v, now + 6, &jwks("idp")),
+        Event::KeysChanged(_)
+    ));
+    assert_eq!(code(&v, &es256, now + 6), "ok");
+    assert!(matches!(
+        v.authorize(&request, now + 6, None),
+        Decision::Allow(_)
+    ));
+}
+
+#[test]
+fn rotation_new_kid_verifies_after_one_early_fetch_old_kid_goes() {
+    let (es256, now) = token("valid ES256");
+    let (rotated, _) = token("signed by the other issuer's key but claiming idp's issuer");
+    let mut v = verifier(remote(), None);
+    let mut cache = VerifiedCache::new(16, 1 << 20);
+    fetch_answers(&mut v, now, &jwks("idp"));
+    let headers = vec![("authorization".to_string(), format!("Bearer {es256}"))];
+    let request = Request {
+        method: "GET",
+        path: "/",
+        headers: &headers,
+        case_insensitive: false,
+    };
+    assert!(matches!(
+        v.authorize(&request, now, Some(&mut cache)),
+        Decision::Allow(_)
+    ));
+    // The IdP adds a key ("other"): a token with the new kid is unknown at first ...
+    assert_eq!(code(&v, &rotated, now + 40), "unknown_kid");
+    // ... and asks for one early fetch, which brings it.
+    let fetches = v.due_fetches(now + 40);
+    assert_eq!(fetches.len(), 1);
+    assert_eq!(fetches[0].fetch.reason, "unknown_kid");
+    let both = {
+        let mut set: Value = serde_json::from_str(&jwks("idp")).unwrap();
+        let other: Value = serde_json::from_str(&jwks("other")).unwrap();
+        set["keys"]
+            .as_array_mut()
+            .unwrap()
+            .extend(other["keys"].as_array().unwrap().iter().cloned());
+        set.to_string()
+    };
+    let Event::KeysChanged(change) = v
+        .key_fetched("idp", now + 40, 200, &[], both.as_bytes())
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(change.added, ["other"]);
+    assert_eq!(code(&v, &rotated, now + 40), "ok");
+    // The old keys leave at the next refresh (600 s later): the cached verdict goes too.
+    assert!(v.due_fetches(now + 639).is_empty());
+    let Event::KeysChanged(change) = fetch_answers(&mut v, now + 640, &jwks("other")) else {
+        panic!()
+    };
+    assert!(change.removed.contains(&"p256".to_string()), "{change}");
+    let Decision::Deny(deny) = v.authorize(&request, now + 640, Some(&mut cache)) else {
+        panic!("a removed key must not verify, cached or not")
+    };
+    assert_eq!(deny.error.code(), ErrorCode::UnknownKid);
+}
+
+#[test]
+fn a_kid_flood_asks_for_one_fetch_per_cooldown() {
+    let (es256, now) = token("valid ES256");
+    let (unknown, _) = token("unknown kid");
+    let mut v = verifier(remote(), None);
+    fetch_answers(&mut v, now, &jwks("idp"));
+    let mut fetches = 0;
+    for t in now..now + 300 {
+        for _ in 0..10 {
+            assert_eq!(code(&v, &unknown, t), "unknown_kid");
+            for f in v.due_fetches(t) {
+                fetches += 1;
+                assert_eq!(f.fetch.reason, "unknown_kid");
+                v.key_fetched("idp", t, 200, &[], jwks("idp").as_bytes())
+                    .unwrap();
+            }
+        }
+    }
+    // One kid, remembered for the cooldown: one fetch per 30 s at most.
+    assert!(fetches <= 300 / 30, "{fetches} fetches");
+    assert!(fetches >= 1);
+    assert_eq!(code(&v, &es256, now + 300), "ok");
+}
+
+#[test]
+fn failures_keep_the_keys_until_max_stale_then_503() {
+    let (es256, now) = token("valid ES256");
+    let mut config = remote();
+    config["refresh_seconds"] = json!(60);
+    let mut v = verifier(config, None);
+    let mut cache = VerifiedCache::new(16, 1 << 20);
+    fetch_answers(&mut v, now, &jwks("idp"));
+    let headers = vec![("authorization".to_string(), format!("Bearer {es256}"))];
+    let request = Request {
+        method: "GET",
+        path: "/",
+        headers: &headers,
+        case_insensitive: false,
+    };
+    assert!(matches!(
+        v.authorize(&request, now, Some(&mut cache)),
+        Decision::Allow(_)
+    ));
+    let mut t = now + 60;
+    while t <= now + 400 {
+        for f in v.due_fetches(t) {
+            assert_eq!(f.provider, "idp");
+            let event = v
+                .key_fetched("idp", t, 200, &[], b"<html>garbage</html>")
+                .unwrap();
+            assert!(
+                matches!(event, Event::Failed(ref f) if f.kind == FailureKind::InvalidJwks),
+                "{event:?}"
+            );
+        }
+        assert_eq!(code(&v, &es256, t), "ok", "stale keys served at {t}");
+        t += 7;
+    }
+    assert_eq!(code(&v, &es256, now + 400), "ok");
+    assert_eq!(code(&v, &es256, now + 401), "jwks_unavailable");
+    let Decision::Deny(deny) = v.authorize(&request, now + 401, Some(&mut cache)) else {
+        panic!("the cache must not outlive max_stale")
+    };
+    assert_eq!(deny.status, 503);
+    assert!(
+        deny.error.message().contains("max_stale_seconds (400)"),
+        "{}",
+        deny.error
+    );
+    let stats = v.key_sources().next().unwrap().1.stats().clone();
+    assert!(stats
+        .failures_by_kind()
+        .any(|(k, n)| k == FailureKind::InvalidJwks && n > 5));
+}
+
+#[test]
+fn configured_keys_keep_working_while_the_remote_never_answers() {
+    let (es256, now) = token("valid ES256");
+    let (rotated, _) = token("signed by the other issuer's key but claiming idp's issuer");
+    let (unknown, _) = token("unknown kid");
+    let mut v = verifier(remote(), Some("idp"));
+    assert_eq!(
+        code(&v, &es256, now),
+        "ok",
+        "embedded keys work before any fetch"
+    );
+    // A kid the embedded keys lack may be in the missing fetched ones: 503, not 401.
+    assert_eq!(code(&v, &unknown, now), "jwks_unavailable");
+    let f = v.due_fetches(now);
+    assert_eq!(f.len(), 1);
+    v.key_fetch_failed("idp", now + 5, FailureKind::Timeout, "no answer")
+        .unwrap();
+    assert_eq!(code(&v, &es256, now + 5), "ok");
+    // Once fetched, both sets verify, and an unknown kid is a plain 401 again.
+    fetch_answers(&mut v, now + 10, &jwks("other"));
+    assert_eq!(code(&v, &es256, now + 10), "ok");
+    assert_eq!(code(&v, &rotated, now + 10), "ok");
+    assert_eq!(code(&v, &unknown, now + 10), "unknown_kid");
+    // Past max_stale only the embedded keys remain.
+    assert_eq!(code(&v, &es256, now + 10 + 401), "ok");
+    assert_eq!(code(&v, &rotated, now + 10 + 401), "jwks_unavailable");
+}
+
+#[test]
+fn discovery_then_jwks() {
+    let (es256, now) = token("valid ES256");
+    let mut idp = fixture("policy.json")["providers"]["idp"].clone();
+    idp.as_object_mut().unwrap().remove("jwks");
+    idp["discovery"] = json!(true);
+    let policy = json!({"providers": {"idp": idp}});
+    let mut v = Verifier::from_json(&policy.to_string()).unwrap();
+    let f = v.due_fetches(now);
+    assert_eq!(
+        f[0].fetch.url,
+        "https://idp.example.com/.well-known/openid-configuration"
+    );
+    let doc = br#"{"issuer":"https://idp.example.com","jwks_uri":"https://keys.idp.example.com/v1/jwks"}"#;
+    assert!(matches!(
+        v.key_fetched("idp", now, 200, &[], doc).unwrap(),
+        Event::Discovered { .. }
+    ));
+    let f = v.due_fetches(now);
+    assert_eq!(
+        (f[0].fetch.authority.as_str(), f[0].fetch.path.as_str()),
+        ("keys.idp.example.com", "/v1/jwks")
+    );
+    v.key_fetched("idp", now, 200, &[], jwks("idp").as_bytes())
+        .unwrap();
+    assert_eq!(code(&v, &es256, now), "ok");
+}
+
+#[test]
+fn policy_errors_name_the_field() {
+    let load = |idp: Value| {
+        Verifier::from_json(&json!({"providers": {"idp": idp}}).to_string())
+            .unwrap_err()
+            .to_string()
+    };
+    let m = load(json!({"issuer": "https://i"}));
+    assert!(
+        m.contains(
+            "providers.idp.jwks: needs keys: jwks, pem_keys, remote_jwks or discovery: true"
+        ),
+        "{m}"
+    );
+    let m = load(json!({"issuer": "https://i", "remote_jwks": {"uri": "http://i/jwks"}}));
+    assert!(
+        m.contains("providers.idp.remote_jwks.uri: ") && m.contains("must use https"),
+        "{m}"
+    );
+    let m = load(
+        json!({"issuer": "https://i", "remote_jwks": {"uri": "https://i/jwks", "refresh_seconds": 0}}),
+    );
+    assert!(
+        m.contains("providers.idp.remote_jwks.refresh_seconds: must be greater than 0"),
+        "{m}"
+    );
+    let m = load(json!({"issuer": "https://i", "remote_jwks": {"url": "https://i/jwks"}}));
+    assert!(
+        m.contains("providers.idp.remote_jwks.url: unknown field"),
+        "{m}"
+    );
+    let m = load(json!({"issuer": ["https://i", "https://j"], "discovery": true}));
+    assert!(
+        m.contains("providers.idp.issuer: discovery needs exactly one issuer"),
+        "{m}"
+    );
+    let m = load(json!({"issuer": "not a url", "discovery": true}));
+    assert!(
+        m.contains("providers.idp.issuer: discovery needs a URL issuer"),
+        "{m}"
+    );
+    let m = load(
+        json!({"issuer": "https://i", "discovery": true, "remote_jwks": {"uri": "https://i/jwks"}}),
+    );
+    assert!(
+        m.contains("providers.idp.remote_jwks.uri: set either uri or discovery"),
+        "{m}"
+    );
+}
