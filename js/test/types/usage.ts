@@ -59,7 +59,7 @@ new (Object.getPrototypeOf(verifier).constructor as typeof import('jwtgate').Ver
 const guard = jwtgateMiddleware(verifier);
 http.createServer((req, res) => guard(req, res, () => res.end()));
 
-const edge: Guard = createGuard(policy, { caseInsensitive: true, hostCrypto: 'webcrypto' });
+const edge: Guard = createGuard({ providers: {} }, { caseInsensitive: true, hostCrypto: 'webcrypto' });
 const sameVerifier: Guard = createGuard(verifier);
 async function edgeFetch(request: Request): Promise<Response> {
   const r = await edge(request, { now: new Date() });
