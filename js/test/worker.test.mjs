@@ -204,6 +204,25 @@ describe('request security: the same answers as the filter', () => {
   });
 });
 
+describe('an origin that routes without case (JWTGATE_CASE_INSENSITIVE=true)', () => {
+  let insensitive;
+  before(async () => {
+    insensitive = await startWorker({ policy, originPort: origin.port, env: { JWTGATE_CASE_INSENSITIVE: 'true' } });
+  });
+  after(() => insensitive?.stop());
+
+  test('/ADMIN/users meets the /admin rule', async () => {
+    const user = await sign(rsa, fresh({ roles: ['reader'] }));
+    const admin = await sign(rsa, fresh({ roles: ['admin'] }));
+    for (const target of ['/ADMIN/users', '/Admin/users', '/%41dmin/users']) {
+      const r = await send(insensitive.port, { target, headers: bearer(user) });
+      assert.equal(r.status, 403, `${target}: ${r.text}`);
+      assert.equal(r.json.error, 'claim_rule_failed');
+      assert.equal((await send(insensitive.port, { target, headers: bearer(admin) })).status, 200, target);
+    }
+  });
+});
+
 describe('attack suite through the worker (PyJWT-minted tokens, the clock frozen at the suite\'s moment)', () => {
   const fixture = (name) => readFileSync(new URL(`../../tests/fixtures/tokens/${name}`, import.meta.url), 'utf8');
   const { now: suiteNow, cases } = JSON.parse(fixture('cases.json'));
