@@ -196,6 +196,20 @@ describe('request security: the same answers as the filter', () => {
     }
   });
 
+  test('the Host header cannot move the path: the rule and the origin get the target as sent', async () => {
+    // workerd builds request.url as "http://" + Host + target; a Host with a
+    // backslash or a "/" must not become part of the path the origin receives.
+    const user = await sign(rsa, fresh({ roles: ['reader'] }));
+    for (const host of ['a\\admin', 'app.test/admin', 'app.test\\admin']) {
+      const bypassed = await send(worker.port, { target: '/login', host });
+      assert.equal(bypassed.status, 200, `${host}: ${bypassed.text}`);
+      assert.equal(bypassed.json.url, '/login', `${host}: the bypassed path, not another`);
+      const orders = await send(worker.port, { target: '/orders', host, headers: bearer(user) });
+      assert.equal(orders.status, 200, `${host}: ${orders.text}`);
+      assert.equal(orders.json.url, '/orders', host);
+    }
+  });
+
   test('the policy is case-sensitive by default: /ADMIN/users is not /admin/users, for the rules or the origin', async () => {
     const user = await sign(rsa, fresh({ roles: ['reader'] }));
     const r = await send(worker.port, { target: '/ADMIN/users', headers: bearer(user) });

@@ -93,13 +93,13 @@ export async function startWorker({ policy, originPort, config = CONFIG, env = {
 
 /**
  * Sends one HTTP/1.1 request with `target` written as is, on its own
- * connection. `headers` is a list of [name, value]. Resolves to
+ * connection, with `Host: host`. `headers` is a list of [name, value]. Resolves to
  * { status, headers: [[lower-case name, value]], text, json }.
  */
-export function send(port, { method = 'GET', target, headers = [], body = '' }) {
+export function send(port, { method = 'GET', target, headers = [], body = '', host = 'app.test' }) {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
-    const lines = [`${method} ${target} HTTP/1.1`, 'Host: app.test', 'Connection: close'];
+    const lines = [`${method} ${target} HTTP/1.1`, `Host: ${host}`, 'Connection: close'];
     for (const [name, value] of headers) lines.push(`${name}: ${value}`);
     if (body) lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
     socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
