@@ -4,10 +4,11 @@ SHELL := /bin/bash
 WASM_TARGET := wasm32-unknown-unknown
 FILTER_WASM := target/$(WASM_TARGET)/release/jwtgate_filter.wasm
 
-.PHONY: help setup test demo filter oci js check fuzz bench clean
+.PHONY: help setup test demo worker-demo filter oci js check fuzz bench clean
 
 help:
 	@echo "make demo   build the filter, run a real Envoy with it, send tokens, print what happened"
+	@echo "make worker-demo  the same requests through the edge worker in a real workerd"
 	@echo "make test   install what is missing, then run every check and test (what CI runs)"
 	@echo "make filter build the proxy-wasm filter ($(FILTER_WASM))"
 	@echo "make oci    the filter as an OCI image (layout + tar in target/oci); prints the digest to pin"
@@ -44,6 +45,11 @@ demo:
 	@scripts/setup.sh rust py
 	@$(MAKE) --no-print-directory filter
 	@.build/venv/bin/python envoy/demo.py --wasm $(FILTER_WASM)
+
+# The edge worker (js/worker/) in workerd from npm, in front of an echo origin.
+worker-demo:
+	@js/build.sh
+	@node js/worker/demo.mjs
 
 test: setup
 	@scripts/test.sh

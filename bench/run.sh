@@ -10,6 +10,8 @@
 #                            jsonwebtoken, jwt-decode, node:crypto
 #   bench/node_profile.mjs   the npm package taken apart at the wasm boundary
 #   bench/report.py          the JSON results -> docs/BENCHMARKS.md
+#   bench/worker_bench.mjs   the edge worker in workerd (bundle, CPU, startup):
+#                            its own section of docs/BENCHMARKS.md
 #
 # Intermediate files go to .build/bench/ (ignored). Envoy runs on CPU 0, wrk
 # and Node on CPU 1, never at the same time as each other.
@@ -90,6 +92,8 @@ log "writing docs/BENCHMARKS.md"
 cp /proc/loadavg "$OUT/loadavg"
 BENCH_LOAD_FILE=$OUT/loadavg "$PY" bench/report.py --out-dir "$OUT" --filter "$OUT/jwtgate_filter.wasm" --noop "$NOOP" \
   --quick "$QUICK" --seconds $(( $(date +%s) - start )) >docs/BENCHMARKS.md
+log "edge worker in workerd (bench/worker_bench.mjs): its section of docs/BENCHMARKS.md"
+(cd bench && taskset -c 1 node worker_bench.mjs $([ "$QUICK" = 1 ] && echo --quick) --out "$OUT/worker.json" --doc "$ROOT/docs/BENCHMARKS.md")
 log "done in $(( $(date +%s) - start ))s: docs/BENCHMARKS.md"
 if [ "$envoy_rc" != 0 ]; then
   echo "bench: some Envoy cells answered non-2xx responses (see Violations in docs/BENCHMARKS.md)" >&2

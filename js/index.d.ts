@@ -203,6 +203,12 @@ export class Verifier {
   refreshKeys(): Promise<void>;
   /** Remote keys: each source's state and counters (empty without remote keys). */
   readonly keySources: KeySource[];
+  /**
+   * Decides an HTTP request like `authorize`, letting WebCrypto check RSA and
+   * ECDSA signatures where node:crypto is absent (the guard's call). In Node
+   * it is `authorize` unless the verifier was built with `hostCrypto: "webcrypto"`.
+   */
+  authorizeAsync(request: HttpRequest, options?: { now?: Now }): Promise<Decision>;
 }
 
 /** Builds a verifier from a policy (object or JSON string). Throws JwtError `invalid_config`. */
@@ -264,6 +270,32 @@ export function jwtgateMiddleware(
   verifier: Verifier,
   options?: MiddlewareOptions,
 ): (req: MiddlewareRequest, res: MiddlewareResponse, next: (err?: unknown) => void) => void;
+
+export interface GuardOptions extends VerifierOptions {
+  /** The origin routes paths without case: match the policy's rules without case too. Default false. */
+  caseInsensitive?: boolean;
+}
+
+/**
+ * A guard for fetch-style runtimes (Cloudflare Workers, workerd, Deno, Bun,
+ * browsers, Node's fetch). Resolves to a `Response` when the request is
+ * refused (400/401/403 with the core's status, headers and JSON body, as the
+ * Envoy filter answers), or to the `Request` to send to the origin: the
+ * canonical target the rule was chosen on, claim headers set, client copies
+ * of them removed, the token removed when the provider's `forward` is false.
+ */
+export interface Guard {
+  (request: Request, options?: { now?: Now }): Promise<Response | Request>;
+  /** The verifier the guard decides with. */
+  readonly verifier: Verifier;
+}
+
+/**
+ * `const guard = createGuard(policy)`, then
+ * `const r = await guard(request); if (r instanceof Response) return r; return fetch(r);`.
+ * `policy` is a policy (object or JSON text) or a Verifier. Throws JwtError `invalid_config`.
+ */
+export function createGuard(policy: JsonObject | string | Verifier, options?: GuardOptions): Guard;
 
 /**
  * Loads the WebAssembly module. Required once before use in browsers and workers

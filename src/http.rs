@@ -49,7 +49,7 @@ use crate::error::{err, Error, ErrorCode};
 use crate::explain::Trace;
 use crate::path::{self, RequestTarget};
 use crate::policy::Rule;
-use crate::verify::{Target, Verified, Verifier};
+use crate::verify::{SignatureRequest, Target, Verified, Verifier};
 
 /// The parts of an HTTP request the decision needs.
 #[derive(Debug, Clone, Copy)]
@@ -143,6 +143,23 @@ impl Location<'_> {
     }
 }
 
+/// What [`Verifier::authorize`] found before verifying.
+enum Selection<'r> {
+    /// A token to verify.
+    Verify(Selected<'r>),
+    /// The request is decided without verifying a token.
+    Decided(Decision),
+}
+
+/// What [`Verifier::authorize`] verifies: the request's one token, the
+/// providers that may accept it, and where the request goes.
+struct Selected<'r> {
+    target: RequestTarget<'r>,
+    rule: Option<usize>,
+    token: Cow<'r, str>,
+    providers: Vec<usize>,
+}
+
 /// A token found at a location (owned only when read from a repeated header).
 struct Found<'p, 'r> {
     location: Location<'p>,
@@ -165,22 +182,70 @@ impl Verifier {
         now: i64,
         cache: Option<&mut VerifiedCache>,
     ) -> Decision {
+        let selected = match self.select(request) {
+            Selection::Verify(selected) => selected,
+            Selection::Decided(decision) => return decision,
+        };
+        let candidate_target = Target {
+            providers: &selected.providers,
+            rule_claims: self.target_of(selected.rule).rule_claims,
+        };
+        match self.run(
+            &selected.token,
+            &candidate_target,
+            now,
+            cache,
+            &mut Trace::off(),
+        ) {
+            Ok(verified) => Decision::Allow(self.allow_verified(
+                request,
+                &selected.target,
+                &selected.token,
+                verified,
+            )),
+            Err(e) => self.deny(e),
+        }
+    }
+
+    /// The signature checks [`Verifier::authorize`] would ask the host for
+    /// on this request, without doing any: the request's one token, checked
+    /// by the providers that read it where it was found (see
+    /// [`Verifier::signature_requests`], its counterpart for a token). Empty
+    /// when the request is decided without a signature check (bypass, no
+    /// token, refused target, several tokens) or no host prepared the keys.
+    pub fn authorize_signature_requests(
+        &self,
+        request: &Request<'_>,
+        now: i64,
+    ) -> Vec<SignatureRequest> {
+        match self.select(request) {
+            Selection::Verify(selected) => {
+                self.record_signature_requests(&selected.token, &selected.providers, now)
+            }
+            Selection::Decided(_) => Vec::new(),
+        }
+    }
+
+    /// Everything [`Verifier::authorize`] decides before verifying: the
+    /// canonical target, the rule, and the one token with the providers that
+    /// may accept it; or the decision, when no token needs verifying.
+    fn select<'r>(&self, request: &Request<'r>) -> Selection<'r> {
         let paths = &self.policy.paths;
         let target = match RequestTarget::parse(request.path, paths.merge_slashes) {
             Ok(target) => target,
-            Err(e) => return self.deny(e),
+            Err(e) => return Selection::Decided(self.deny(e)),
         };
         let case_sensitive = paths.case_sensitive && !request.case_insensitive;
         let rule_index = self.rule_index(request.method, target.path(), case_sensitive);
         let changed = |forward: String| (forward != request.path).then_some(forward);
         let pass = |reason| {
-            Decision::Allow(Allow {
+            Selection::Decided(Decision::Allow(Allow {
                 verified: None,
                 remove_headers: self.output_headers.clone(),
                 set_headers: Vec::new(),
                 set_path: changed(target.origin_form()),
                 reason,
-            })
+            }))
         };
         let rule = match rule_index.map(|i| &self.policy.rules[i]) {
             None => return pass("no_rule"),
@@ -194,10 +259,9 @@ impl Verifier {
         {
             return pass("cors_preflight");
         }
-        let rule_target = self.target_of(rule_index);
         let query = target.query();
         let mut found: Vec<(usize, Found)> = Vec::new();
-        for &p in rule_target.providers {
+        for &p in self.target_of(rule_index).providers {
             for location in self.locations(p) {
                 found.extend(find(request, query, location).into_iter().map(|f| (p, f)));
             }
@@ -206,42 +270,35 @@ impl Verifier {
             if rule.allow_missing {
                 return pass("missing_allowed");
             }
-            return self.deny(err!(Missing, "no token was found in the request"));
+            return Selection::Decided(
+                self.deny(err!(Missing, "no token was found in the request")),
+            );
         };
         if let Some((_, f)) = found.iter().find(|(_, f)| f.token.contains(',')) {
             // Proxies join repeated headers with commas; a token has none.
-            return self.deny(err!(
+            return Selection::Decided(self.deny(err!(
                 Malformed,
                 "{} holds several values (is it repeated?)",
                 f.location.describe()
-            ));
+            )));
         }
         if let Some((_, other)) = found.iter().find(|(_, f)| f.token != first.token) {
-            return self.deny(err!(
+            return Selection::Decided(self.deny(err!(
                 Malformed,
                 "the request carries more than one token (in {} and in {}); send one",
                 first.location.describe(),
                 other.location.describe()
-            ));
+            )));
         }
-        let mut candidates: Vec<usize> = found.iter().map(|(p, _)| *p).collect();
-        candidates.dedup();
-        let candidate_target = Target {
-            providers: &candidates,
-            rule_claims: rule_target.rule_claims,
-        };
-        match self.run(
-            &first.token,
-            &candidate_target,
-            now,
-            cache,
-            &mut Trace::off(),
-        ) {
-            Ok(verified) => {
-                Decision::Allow(self.allow_verified(request, &target, &first.token, verified))
-            }
-            Err(e) => self.deny(e),
-        }
+        let mut providers: Vec<usize> = found.iter().map(|(p, _)| *p).collect();
+        providers.dedup();
+        let token = found.swap_remove(0).1.token;
+        Selection::Verify(Selected {
+            target,
+            rule: rule_index,
+            token,
+            providers,
+        })
     }
 
     /// Where a provider reads its token.

@@ -99,6 +99,17 @@ fn seconds(now: f64) -> i64 {
     now as i64
 }
 
+/// A flat `[name, value, name, value, ...]` header list (Node's
+/// `req.rawHeaders`) as pairs; a trailing name without a value is dropped.
+fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
+    let mut flat = flat.into_iter();
+    let mut headers = Vec::new();
+    while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
+        headers.push((name, value));
+    }
+    headers
+}
+
 /// Every stable error code, as a JSON array of strings in documentation order.
 #[wasm_bindgen(js_name = errorCodes)]
 pub fn error_codes() -> String {
@@ -252,6 +263,33 @@ impl JsVerifier {
             path: path.as_deref(),
         };
         to_json(&self.verifier.signature_requests(token, &options))
+    }
+
+    /// The signature checks [`JsVerifier::authorize`] would ask the host for
+    /// on this request ([`Verifier::authorize_signature_requests`]), in the
+    /// shape of [`JsVerifier::signature_requests`]; the arguments are
+    /// `authorize`'s.
+    #[wasm_bindgen(js_name = authorizeSignatureRequests)]
+    pub fn authorize_signature_requests(
+        &self,
+        method: &str,
+        path: &str,
+        headers: Vec<String>,
+        case_insensitive: bool,
+        now: f64,
+    ) -> String {
+        let headers = pairs(headers);
+        let request = Request {
+            method,
+            path,
+            headers: &headers,
+            case_insensitive,
+        };
+        to_json(
+            &self
+                .verifier
+                .authorize_signature_requests(&request, seconds(now)),
+        )
     }
 
     /// Who checks RSA and ECDSA signatures: `"node:crypto"`, `"WebCrypto"` or `"pure Rust"`.
@@ -436,11 +474,7 @@ impl JsVerifier {
         case_insensitive: bool,
         now: f64,
     ) -> String {
-        let mut flat = headers.into_iter();
-        let mut headers = Vec::new();
-        while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
-            headers.push((name, value));
-        }
+        let headers = pairs(headers);
         let request = Request {
             method,
             path,

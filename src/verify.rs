@@ -448,19 +448,23 @@ impl Verifier {
         token: &str,
         options: &VerifyOptions<'_>,
     ) -> Vec<SignatureRequest> {
+        match self.target(options.path) {
+            Ok(target) => self.record_signature_requests(token, target.providers, options.now),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The signature checks verifying `token` against `providers` would ask
+    /// the host for (a recorder answers "no", so that every candidate key of
+    /// every provider is asked for; the outcome does not matter).
+    pub(crate) fn record_signature_requests(
+        &self,
+        token: &str,
+        providers: &[usize],
+        now: i64,
+    ) -> Vec<SignatureRequest> {
         let recorder = Recorder(RefCell::new(Vec::new()));
-        let Ok(target) = self.target(options.path) else {
-            return Vec::new();
-        };
-        // The outcome does not matter: the recorder answers "no" so that every
-        // candidate key of every provider is asked for.
-        let _ = self.authenticate(
-            token,
-            target.providers,
-            options.now,
-            Some(&recorder),
-            &mut Trace::off(),
-        );
+        let _ = self.authenticate(token, providers, now, Some(&recorder), &mut Trace::off());
         recorder.0.into_inner()
     }
 

@@ -696,6 +696,73 @@ fn asynchronous_hosts_answer_signature_requests_ahead_of_time() {
     assert!(!host.known.borrow().is_empty());
 }
 
+/// The same for HTTP requests: `authorize_signature_requests` lists the
+/// checks `authorize` will ask for on the request's one token, so an
+/// asynchronous host (the edge worker's WebCrypto) can answer them first.
+#[test]
+fn asynchronous_hosts_answer_authorize_signature_requests_ahead_of_time() {
+    let host = Answers::default();
+    for (i, probe) in jwtgate::host::probes().into_iter().enumerate() {
+        host.keys.borrow_mut().push(probe.key.clone());
+        let handle = u32::try_from(i).unwrap();
+        host.answer(probe.alg, handle, probe.message, &probe.good);
+        host.answer(probe.alg, handle, probe.message, &probe.bad);
+    }
+    host.keys.borrow_mut().clear();
+    let mut v = verifier();
+    v.offer_host_crypto(Box::new(host.clone())).unwrap();
+    host.misses.set(0);
+    let mut asked = 0;
+    for c in cases() {
+        let token = c["token"].as_str().unwrap();
+        let now = c["now"].as_i64().unwrap();
+        let headers = [("Authorization".to_string(), format!("Bearer {token}"))];
+        let request = Request {
+            method: "GET",
+            path: c["path"].as_str().unwrap_or("/orders"),
+            headers: &headers,
+            case_insensitive: false,
+        };
+        for r in v.authorize_signature_requests(&request, now) {
+            asked += 1;
+            host.answer(r.alg, r.handle, r.signing_input.as_bytes(), &r.signature);
+        }
+        let got = match v.authorize(&request, now, None) {
+            Decision::Allow(_) => "ok".to_string(),
+            Decision::Deny(d) => d.error.code().as_str().to_string(),
+        };
+        // An empty bearer credential is no token at all (as for jwt_authn).
+        let expected = match token {
+            "" => "missing",
+            _ => c["expect"].as_str().unwrap(),
+        };
+        assert_eq!(got, expected, "{} (async host, authorize)", c["name"]);
+    }
+    assert_eq!(
+        host.misses.get(),
+        0,
+        "every host check was answered ahead of time"
+    );
+    assert!(asked >= 9, "{asked} checks asked for");
+    // Requests decided without a signature ask for nothing.
+    let no_token = Request {
+        method: "GET",
+        path: "/orders",
+        headers: &[],
+        case_insensitive: false,
+    };
+    assert!(v.authorize_signature_requests(&no_token, 0).is_empty());
+    let (valid, now) = token_named("valid RS256");
+    let refused = [("authorization".to_string(), format!("Bearer {valid}"))];
+    let ambiguous = Request {
+        method: "GET",
+        path: "/x%2F..%2Fadmin",
+        headers: &refused,
+        case_insensitive: false,
+    };
+    assert!(v.authorize_signature_requests(&ambiguous, now).is_empty());
+}
+
 #[test]
 fn explanations_serialize_with_the_error_at_the_top_level() {
     let v = verifier();

@@ -171,22 +171,55 @@ export class Verifier {
     text(token, 'token');
     await this.#keys?.ready();
     const now = seconds(options.now);
+    const path = options.path;
+    return this.#withWebCrypto(
+      () => this.verify(token, { now, path }),
+      () => this.#inner.signatureRequests(token, now, path),
+    );
+  }
+
+  /**
+   * Decides an HTTP request like authorize(), with WebCrypto for RSA and
+   * ECDSA signatures where there is no node:crypto (in Node it is
+   * authorize(), unless the verifier was built with `hostCrypto:
+   * "webcrypto"`). Resolves to the same decision; the edge worker's call.
+   */
+  async authorizeAsync(request, options = {}) {
+    const now = seconds(options.now);
+    const { method, path, headers, caseInsensitive } = httpRequest(request);
+    await this.#keys?.ready();
+    return this.#withWebCrypto(
+      () => this.authorize(request, { now }),
+      () => this.#inner.authorizeSignatureRequests(method, path, headers, caseInsensitive, now),
+    );
+  }
+
+  /**
+   * The one way WebCrypto takes part: `run` is the synchronous verification
+   * (verify or authorize, its clock fixed), `requests` returns the core's
+   * signature requests for it as JSON.
+   */
+  async #withWebCrypto(run, requests) {
     const host = this.#subtle !== undefined && (await (this.#webCrypto ??= this.#offerWebCrypto()));
-    if (!host) return this.verify(token, { now, path: options.path });
-    // A first synchronous run settles tokens that need no RSA/ECDSA check
-    // (cached, refused early, EdDSA, HMAC) without waiting for WebCrypto.
-    const first = host.attempt(() => this.verify(token, { now, path: options.path }));
+    if (!host) return run();
+    // A first synchronous run settles what needs no RSA/ECDSA check (cached,
+    // refused early, EdDSA, HMAC, no token) without waiting for WebCrypto.
+    const first = host.attempt(run);
     if (!first.asked) {
       if (first.ok) return first.value;
       throw first.error;
     }
     // The checks the core will ask for, answered by WebCrypto, then the one
     // synchronous verification path, which finds the answers.
-    const requests = JSON.parse(this.#inner.signatureRequests(token, now, options.path));
     const answers = await host.answer(
-      requests.map((r) => ({ alg: r.alg, handle: r.handle, input: utf8.encode(r.signing_input), signature: bytes(r.signature) })),
+      JSON.parse(requests()).map((r) => ({
+        alg: r.alg,
+        handle: r.handle,
+        input: utf8.encode(r.signing_input),
+        signature: bytes(r.signature),
+      })),
     );
-    return host.withAnswers(answers, () => this.verify(token, { now, path: options.path }));
+    return host.withAnswers(answers, run);
   }
 
   /** Answers the core's self-test probes with WebCrypto, then offers the host. */
@@ -224,17 +257,22 @@ export class Verifier {
    * Decides an HTTP request as the Envoy filter would.
    * `headers` is a flat [name, value, ...] list like Node's `req.rawHeaders`.
    */
-  authorize({ method, path, headers, caseInsensitive = false }, options = {}) {
-    text(method, 'method');
-    text(path, 'path');
+  authorize(request, options = {}) {
+    const { method, path, headers, caseInsensitive } = httpRequest(request);
     const decision = this.#withKeys(() =>
-      JSON.parse(
-        this.#inner.authorize(method, path, headers.map(String), caseInsensitive === true, seconds(options.now)),
-      ),
+      JSON.parse(this.#inner.authorize(method, path, headers, caseInsensitive, seconds(options.now))),
     );
     if (decision.code === 'unknown_kid') this.#keys?.kick();
     return decision;
   }
+}
+
+/** authorize()'s request argument, checked and converted for the core. */
+function httpRequest({ method, path, headers, caseInsensitive = false }) {
+  text(method, 'method');
+  text(path, 'path');
+  if (!Array.isArray(headers)) throw new TypeError('jwtgate: headers must be a flat [name, value, ...] array');
+  return { method, path, headers: headers.map(String), caseInsensitive: caseInsensitive === true };
 }
 
 /**

@@ -28,3 +28,4 @@ export function initSync(module) {
 
 export { decode, verifyJws, createVerifier, Verifier, JwtError, errorCodeList } from './api.js';
 export { jwtgateMiddleware } from './middleware.js';
+export { createGuard } from './guard.js';

@@ -17,3 +17,4 @@ export function initSync() {}
 
 export { decode, verifyJws, createVerifier, Verifier, JwtError, errorCodeList } from './api.js';
 export { jwtgateMiddleware } from './middleware.js';
+export { createGuard } from './guard.js';

@@ -1,7 +1,7 @@
 // Compiled (not run) by test/types.test.mjs: index.d.ts describes the API as used.
-import { createVerifier, decode, errorCodeList, init, initSync, JwtError, jwtgateMiddleware, verifyJws } from 'jwtgate';
+import { createVerifier, decode, errorCodeList, init, initSync, JwtError, jwtgateMiddleware, verifyJws, createGuard } from 'jwtgate';
 import type { JWK } from 'jose';
-import type { Decision, ErrorCode, Explanation, Verified, VerifiedJws, VerifierOptions } from 'jwtgate';
+import type { Decision, ErrorCode, Explanation, Verified, VerifiedJws, VerifierOptions, Guard } from 'jwtgate';
 import http from 'node:http';
 
 await init();
@@ -59,4 +59,15 @@ new (Object.getPrototypeOf(verifier).constructor as typeof import('jwtgate').Ver
 const guard = jwtgateMiddleware(verifier);
 http.createServer((req, res) => guard(req, res, () => res.end()));
 
-export { later, sub, failed, names, warnings, checker, codes, header, payload, decodeWarnings, jws, jwsBytes, jwsAlg };
+const edge: Guard = createGuard({ providers: {} }, { caseInsensitive: true, hostCrypto: 'webcrypto' });
+const sameVerifier: Guard = createGuard(verifier);
+async function edgeFetch(request: Request): Promise<Response> {
+  const r = await edge(request, { now: new Date() });
+  if (r instanceof Response) return r;
+  return fetch(r);
+}
+const decided: Promise<Decision> = edge.verifier.authorizeAsync({ method: 'GET', path: '/', headers: [] });
+// @ts-expect-error: the guard takes a Request, not a URL string
+edge('https://example.com/');
+
+export { edgeFetch, sameVerifier, decided, later, sub, failed, names, warnings, checker, codes, header, payload, decodeWarnings, jws, jwsBytes, jwsAlg };

@@ -1,0 +1,93 @@
+// The edge guard: a WHATWG `Request` in; out, either the `Response` that
+// refuses it (the core's status, headers and body, as the Envoy filter sends
+// them) or the `Request` to send to the origin (the canonical target, claim
+// headers set, client copies and the token removed as the policy says).
+// For Cloudflare-style workers, Deno, Bun and fetch-style Node servers.
+import { Verifier, createVerifier } from './api.js';
+
+/** The request's headers as the flat [name, value, ...] list the core reads. */
+function flatHeaders(headers) {
+  const flat = [];
+  for (const [name, value] of headers) flat.push(name, value);
+  return flat;
+}
+
+/**
+ * The request target as it arrived. workerd builds `request.url` as the
+ * scheme, `://`, the Host header as sent, then the raw target, so the target
+ * is what follows the Host (which may hold a `/` or a `\`: where the
+ * authority ends cannot be read from the URL). Where the URL is not built
+ * that way (runtimes that parse it), it is handed to the core as it is, in
+ * absolute-form.
+ */
+function requestTarget(request) {
+  const { url } = request;
+  const host = request.headers.get('host');
+  if (host !== null) {
+    for (const scheme of ['http://', 'https://']) {
+      const prefix = scheme + host;
+      if (url.length > prefix.length && url.startsWith(prefix) && '/?'.includes(url[prefix.length])) {
+        return url.slice(prefix.length);
+      }
+    }
+  }
+  return url;
+}
+
+/** The refusal as a Response: the core's status, headers and JSON body, unchanged. */
+function refusal(decision) {
+  return new Response(decision.body, { status: decision.status, headers: decision.headers });
+}
+
+/**
+ * The request to forward: to the canonical target the rule was chosen on,
+ * with the core's header edits applied (every `remove_headers` name deleted,
+ * then every `set_headers` pair set), the method and body of the original,
+ * and redirects handed back to the client rather than followed.
+ */
+function forwarded(request, target, decision) {
+  const headers = new Headers(request.headers);
+  for (const name of decision.remove_headers) headers.delete(name);
+  for (const [name, value] of decision.set_headers) headers.set(name, value);
+  const init = { method: request.method, headers, redirect: 'manual' };
+  if (request.body !== null) {
+    init.body = request.body;
+    init.duplex = 'half'; // a streamed body (required by Node's fetch, ignored elsewhere)
+  }
+  // The URL's origin as the WHATWG parser reads it, then the canonical target
+  // (which parses as itself): never a path taken from the client's Host.
+  // (set_path is null only when the target arrived canonical, in origin-form).
+  const path = decision.set_path ?? target;
+  return new Request(new URL(request.url).origin + path, init);
+}
+
+/**
+ * `createGuard(policy, options)`: returns `guard(request, { now })`, which
+ * resolves to a `Response` (refused: answer it) or a `Request` (allowed: send
+ * it to the origin). `policy` is a policy (object or JSON text) or a Verifier.
+ *
+ * The core decides on the request target exactly as it arrived (workerd
+ * builds `request.url` from the raw target without normalizing it), and the
+ * guard forwards the canonical target the core returns, so the origin
+ * receives the path the rule was chosen on. A URL whose origin does not parse
+ * (an invalid Host) rejects with a TypeError.
+ *
+ * `options.caseInsensitive`: the origin routes paths without case, so rules
+ * are matched without case too. `options.hostCrypto` and `options.subtle` are
+ * createVerifier's. RSA and ECDSA signatures are checked by WebCrypto where
+ * there is no node:crypto (`authorizeAsync`), after the core's self-test.
+ */
+export function createGuard(policy, options = {}) {
+  const { caseInsensitive = false, ...verifierOptions } = options ?? {};
+  const verifier = policy instanceof Verifier ? policy : createVerifier(policy, verifierOptions);
+  async function guard(request, callOptions = {}) {
+    const target = requestTarget(request);
+    const decision = await verifier.authorizeAsync(
+      { method: request.method, path: target, headers: flatHeaders(request.headers), caseInsensitive },
+      { now: callOptions.now },
+    );
+    return decision.allow ? forwarded(request, target, decision) : refusal(decision);
+  }
+  guard.verifier = verifier;
+  return guard;
+}
