@@ -28,15 +28,22 @@
 //! non-canonical targets get the filter's verdicts.
 //!
 //! ## What a 200 carries
-//! The claim headers and the payload header (`set_headers`), and
-//! `x-jwtgate-target`. The proxy copies the claim headers onto the forwarded
-//! request, replacing the client's (`auth_request_set` + `proxy_set_header`,
-//! `authResponseHeaders`, `allowed_upstream_headers`). In `envoy` mode the
-//! headers to remove are listed in `x-envoy-auth-headers-to-remove`, which
-//! Envoy applies; nginx and Traefik have no such header, so their
-//! configuration must replace every claim header (an absent value removes
-//! it) and drop the token header when providers say `forward: false`
-//! (deploy/ shows both).
+//! `x-jwtgate-target` (the target to forward), and headers for the
+//! forwarded request:
+//! - `envoy` mode: the headers the core sets (claim headers, the payload
+//!   header, a `cookie` without the token), for `allowed_upstream_headers`,
+//!   and `x-envoy-auth-headers-to-remove` listing the ones to remove, which
+//!   Envoy applies.
+//! - `nginx` and `traefik` modes: these proxies can only copy response
+//!   headers onto the forwarded request, replacing the client's (and, with
+//!   `proxy_set_header` from an empty variable or `authResponseHeaders`,
+//!   removing it when absent). So the answer carries the value the forwarded
+//!   request must have for every header jwtgate manages: each header the
+//!   core sets or removes, plus `authorization` and `cookie`; set headers
+//!   have their new value, removed ones are absent, the others keep the
+//!   request's own value. The proxy must copy each of them (deploy/ lists
+//!   them for its example policy); a header it does not copy goes upstream
+//!   as the client sent it.
 //!
 //! ## What a denial carries
 //! The core's status, `WWW-Authenticate` and JSON body. nginx passes 401 and
@@ -169,7 +176,11 @@ pub fn answer(
                 allow.reason,
                 allow.verified.as_ref().map_or("-", |v| v.provider.as_str())
             );
-            let mut headers = allow.set_headers;
+            let mut headers = if mode == Mode::Envoy {
+                allow.set_headers.clone()
+            } else {
+                forwarded_values(&allow, request.headers)
+            };
             if mode == Mode::Envoy {
                 let remove: Vec<&str> = allow
                     .remove_headers
@@ -204,6 +215,63 @@ pub fn answer(
             }
         }
     }
+}
+
+/// Request headers the proxy replaces on the forwarded request, besides
+/// every header the core sets or removes: the usual token carriers.
+const CARRIERS: [&str; 2] = ["authorization", "cookie"];
+
+/// For nginx and Traefik, which can only copy response headers onto the
+/// forwarded request (replacing, and removing when absent): the value the
+/// forwarded request must have for every header jwtgate manages (each
+/// header the core sets or removes, plus `authorization` and `cookie`).
+/// Set headers carry their new value, removed ones are absent, and the
+/// others carry the request's own value (repeated headers joined by `,`,
+/// cookies by `; `).
+fn forwarded_values(
+    allow: &crate::http::Allow,
+    request: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut names: Vec<String> = Vec::new();
+    let managed = allow
+        .set_headers
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .chain(allow.remove_headers.iter().map(String::as_str))
+        .chain(CARRIERS);
+    for name in managed {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            names.push(name.to_ascii_lowercase());
+        }
+    }
+    let mut out = Vec::new();
+    for name in names {
+        if let Some((_, v)) = allow
+            .set_headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&name))
+        {
+            out.push((name, v.clone()));
+            continue;
+        }
+        if allow
+            .remove_headers
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(&name))
+        {
+            continue;
+        }
+        let values: Vec<&str> = request
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(&name))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if !values.is_empty() {
+            let joined = values.join(if name == "cookie" { "; " } else { "," });
+            out.push((name, joined));
+        }
+    }
+    out
 }
 
 /// The original method and target, from where `mode` says.

@@ -93,15 +93,16 @@ async fn run(options: Options, shared: Arc<Shared>) -> Result<(), String> {
     let graceful = GracefulShutdown::new();
     info!(
         "jwtgate: serving checks on {} (mode {}, non-canonical targets: {}, {} threads){}",
-        options.listen,
+        checks.local_addr().map_or(options.listen, |a| a),
         options.mode.name(),
         match options.canonical {
             Canonical::Refuse => "refused",
             Canonical::Forward => "answered with x-jwtgate-target",
         },
         options.threads,
-        options
-            .admin
+        admin
+            .as_ref()
+            .and_then(|a| a.local_addr().ok())
             .map(|a| std::format!(", admin on {a}"))
             .unwrap_or_default()
     );
