@@ -10,6 +10,8 @@
 #                            jsonwebtoken, jwt-decode, node:crypto
 #   bench/node_profile.mjs   the npm package taken apart at the wasm boundary
 #   bench/report.py          the JSON results -> docs/BENCHMARKS.md
+#   bench/sidecar_bench.py   `jwtgate serve` alone and behind nginx vs jwt_authn
+#                            (appends its section to docs/BENCHMARKS.md)
 #
 # Intermediate files go to .build/bench/ (ignored). Envoy runs on CPU 0, wrk
 # and Node on CPU 1, never at the same time as each other.
@@ -90,6 +92,10 @@ log "writing docs/BENCHMARKS.md"
 cp /proc/loadavg "$OUT/loadavg"
 BENCH_LOAD_FILE=$OUT/loadavg "$PY" bench/report.py --out-dir "$OUT" --filter "$OUT/jwtgate_filter.wasm" --noop "$NOOP" \
   --quick "$QUICK" --seconds $(( $(date +%s) - start )) >docs/BENCHMARKS.md
+log "sidecar benchmark (bench/sidecar_bench.py): jwtgate serve alone and behind nginx, vs jwt_authn"
+cargo build --quiet --release --features sidecar --bin jwtgate && cp target/release/jwtgate "$OUT/jwtgate"
+if [ "$QUICK" = 1 ]; then SIDECAR_ARGS=(--rounds 1 --seconds 1); else SIDECAR_ARGS=(--rounds 3 --seconds 3); fi
+"$PY" bench/sidecar_bench.py --binary "$OUT/jwtgate" "${SIDECAR_ARGS[@]}" --out "$OUT/sidecar.json" --workdir "$OUT" >>docs/BENCHMARKS.md || envoy_rc=$?
 log "done in $(( $(date +%s) - start ))s: docs/BENCHMARKS.md"
 if [ "$envoy_rc" != 0 ]; then
   echo "bench: some Envoy cells answered non-2xx responses (see Violations in docs/BENCHMARKS.md)" >&2

@@ -173,3 +173,12 @@ fn pyjwt_attack_suite_same_verdicts() {
     // The valid RS*, PS*, ES256 and ES384 cases at least were decided by ring.
     assert!(by_ring >= 8, "ring decided {by_ring} signatures");
 }
+
+proptest::proptest! {
+    /// The SPKI reader takes whatever `VerifyingKey::spki_der` gives, but it
+    /// is a parser: no input may panic it.
+    #[test]
+    fn spki_reader_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+        let _ = jwtgate::sidecar::crypto::spki_public_key(&bytes);
+    }
+}

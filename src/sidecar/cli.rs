@@ -539,6 +539,17 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// `--now` and the argument parser take anything a shell passes.
+        #[test]
+        fn parsers_never_panic(text in "\\PC{0,40}", args in proptest::collection::vec("\\PC{0,12}", 0..6)) {
+            let _ = iso_seconds(&text);
+            let _ = parse_now(Some(&text));
+            let args: Vec<String> = args;
+            let _ = Args::parse(&args, &["policy", "now"], &["json"]);
+        }
+    }
+
     #[test]
     fn relative_times_read_like_intl() {
         let t = 1_767_225_600.0; // 2026-01-01T00:00:00Z

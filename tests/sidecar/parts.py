@@ -177,12 +177,12 @@ http {{
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Nginx":
-        log = self.dir / "logs" / "error.log"
-        self.proc = subprocess.Popen(
-            [nginx_binary(), "-p", str(self.dir), "-c", "nginx.conf", "-g", "daemon off;"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        log.touch()
+        log = self.dir / "logs" / "stderr.log"
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [nginx_binary(), "-p", str(self.dir), "-c", "nginx.conf", "-g", "daemon off;"],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+            )
         wait_port(self.port, self.proc, "nginx", log)
         return self
 

@@ -70,6 +70,23 @@ class NginxSpecific(unittest.TestCase):
         r = raw(NGINX.port, "/orders", [("x-original-uri", "/login"), ("x-original-method", "GET")])
         self.assertEqual((r.status, r.error_code()), (401, "missing"))
 
+    def test_a_token_near_the_default_size_limit_passes(self) -> None:
+        """The auth answer carries the payload header (and, for a bypassed
+        path, the Authorization header back): a token just under the default
+        limits.max_token_bytes (8 KiB) must fit nginx's buffer for it."""
+        policy = scenario.policy(KEYS)
+        del policy["limits"]
+        tok = KEYS.sign("RS256", claims(pad="x" * 5600))
+        self.assertGreater(len(tok), 7800)
+        self.assertLess(len(tok), 8192)
+        with EchoUpstream() as up, Jwtgate(policy) as gate, Nginx(gate.port, up.port) as nginx:
+            r = raw(nginx.port, "/orders", [("authorization", "Bearer " + tok)])
+            self.assertEqual(r.status, 200, r.body[:300])
+            self.assertEqual(r.upstream_headers("x-jwt-payload"), [tok.split(".")[1]])
+            r = raw(nginx.port, "/login", [("authorization", "Bearer " + tok)])
+            self.assertEqual(r.status, 200, r.body[:300])
+            self.assertEqual(r.upstream_headers("authorization"), ["Bearer " + tok], "a bypassed path keeps its headers")
+
     def test_counters_follow_the_requests(self) -> None:
         before = GATE.metrics()
         tok = KEYS.sign("RS256", claims())
