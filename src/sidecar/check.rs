@@ -177,11 +177,7 @@ pub fn answer(
                 allow.verified.as_ref().map_or("-", |v| v.provider.as_str())
             );
             let mut headers = if mode == Mode::Envoy {
-                allow.set_headers.clone()
-            } else {
-                forwarded_values(&allow, request.headers)
-            };
-            if mode == Mode::Envoy {
+                let mut headers = allow.set_headers.clone();
                 let remove: Vec<&str> = allow
                     .remove_headers
                     .iter()
@@ -191,7 +187,10 @@ pub fn answer(
                 if !remove.is_empty() {
                     headers.push(("x-envoy-auth-headers-to-remove".into(), remove.join(",")));
                 }
-            }
+                headers
+            } else {
+                forwarded_values(&allow, request.headers)
+            };
             headers.push((TARGET_HEADER.into(), forward));
             Answer {
                 status: 200,
