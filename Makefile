@@ -4,15 +4,15 @@ SHELL := /bin/bash
 WASM_TARGET := wasm32-unknown-unknown
 FILTER_WASM := target/$(WASM_TARGET)/release/jwtgate_filter.wasm
 
-.PHONY: help setup test demo filter js check fuzz bench clean sidecar sidecar-demo
+.PHONY: help setup test demo filter js check fuzz bench clean
 
 help:
 	@echo "make demo   build the filter, run a real Envoy with it, send tokens, print what happened"
 	@echo "make test   install what is missing, then run every check and test (what CI runs)"
-	@echo "make filter build the proxy-wasm filter ($(FILTER_WASM))"
-	@echo "make js     build the npm package into js/pkg"
 	@echo "make sidecar       build the native sidecar and CLI (target/release/jwtgate)"
 	@echo "make sidecar-demo  jwtgate serve behind a real nginx: send tokens, print what happened"
+	@echo "make filter build the proxy-wasm filter ($(FILTER_WASM))"
+	@echo "make js     build the npm package into js/pkg"
 	@echo "make fuzz   run every fuzz target for a bounded time (FUZZ_SECONDS, default 60)"
 	@echo "make bench  run the benchmarks (BENCH_QUICK=1 for a short run)"
 
@@ -25,16 +25,6 @@ filter:
 	@cp target/$(WASM_TARGET)/release/jwtgate.wasm $(FILTER_WASM)
 	@echo "filter: $(FILTER_WASM) ($$(stat -c %s $(FILTER_WASM)) bytes)"
 
-# The native sidecar and CLI (feature `sidecar`; see deploy/README.md).
-sidecar:
-	cargo build --quiet --release --features sidecar --bin jwtgate
-	@echo "sidecar: target/release/jwtgate"
-
-sidecar-demo:
-	@scripts/setup.sh py apt
-	@$(MAKE) --no-print-directory sidecar
-	@.build/venv/bin/python deploy/demo.py
-
 js: setup
 	@js/build.sh
 
@@ -46,6 +36,17 @@ demo:
 
 test: setup
 	@scripts/test.sh
+
+# The native sidecar and CLI (feature `sidecar`; see deploy/README.md).
+.PHONY: sidecar sidecar-demo
+sidecar:
+	cargo build --quiet --release --features sidecar --bin jwtgate
+	@echo "sidecar: target/release/jwtgate"
+
+sidecar-demo:
+	@scripts/setup.sh py apt
+	@$(MAKE) --no-print-directory sidecar
+	@.build/venv/bin/python deploy/demo.py
 
 fuzz:
 	@scripts/fuzz.sh
