@@ -183,7 +183,11 @@ http {{
                 [nginx_binary(), "-p", str(self.dir), "-c", "nginx.conf", "-g", "daemon off;"],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
             )
-        wait_port(self.port, self.proc, "nginx", log)
+        try:
+            wait_port(self.port, self.proc, "nginx", log)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

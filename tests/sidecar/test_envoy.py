@@ -26,6 +26,14 @@ UPSTREAM_HEADERS = ["x-jwt-sub", "x-jwt-iss", "x-jwt-payload", "cookie"]
 
 
 def setUpModule() -> None:  # noqa: N802
+    try:
+        _start()
+    except BaseException:
+        tearDownModule()  # unittest skips it when setUpModule fails
+        raise
+
+
+def _start() -> None:
     global KEYS, ENVOY, GATE
     KEYS = Keys()
     up = EchoUpstream().__enter__()

@@ -20,6 +20,14 @@ GATE: Jwtgate
 
 
 def setUpModule() -> None:  # noqa: N802
+    try:
+        _start()
+    except BaseException:
+        tearDownModule()  # unittest skips it when setUpModule fails
+        raise
+
+
+def _start() -> None:
     global KEYS, NGINX, GATE
     KEYS = Keys()
     up = EchoUpstream().__enter__()
