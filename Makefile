@@ -10,6 +10,8 @@ help:
 	@echo "make demo   build the filter, run a real Envoy with it, send tokens, print what happened"
 	@echo "make worker-demo  the same requests through the edge worker in a real workerd"
 	@echo "make test   install what is missing, then run every check and test (what CI runs)"
+	@echo "make sidecar       build the native sidecar and CLI (target/release/jwtgate)"
+	@echo "make sidecar-demo  jwtgate serve behind a real nginx: send tokens, print what happened"
 	@echo "make filter build the proxy-wasm filter ($(FILTER_WASM))"
 	@echo "make oci    the filter as an OCI image (layout + tar in target/oci); prints the digest to pin"
 	@echo "make js     build the npm package into js/pkg"
@@ -53,6 +55,17 @@ worker-demo:
 
 test: setup
 	@scripts/test.sh
+
+# The native sidecar and CLI (feature `sidecar`; see deploy/README.md).
+.PHONY: sidecar sidecar-demo
+sidecar:
+	cargo build --quiet --release --features sidecar --bin jwtgate
+	@echo "sidecar: target/release/jwtgate"
+
+sidecar-demo:
+	@scripts/setup.sh py apt
+	@$(MAKE) --no-print-directory sidecar
+	@.build/venv/bin/python deploy/demo.py
 
 fuzz:
 	@scripts/fuzz.sh

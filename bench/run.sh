@@ -12,6 +12,8 @@
 #   bench/report.py          the JSON results -> docs/BENCHMARKS.md
 #   bench/worker_bench.mjs   the edge worker in workerd (bundle, CPU, startup):
 #                            its own section of docs/BENCHMARKS.md
+#   bench/sidecar_bench.py   `jwtgate serve` alone and behind nginx vs jwt_authn
+#                            (appends its section to docs/BENCHMARKS.md)
 #
 # Intermediate files go to .build/bench/ (ignored). Envoy runs on CPU 0, wrk
 # and Node on CPU 1, never at the same time as each other.
@@ -94,6 +96,10 @@ BENCH_LOAD_FILE=$OUT/loadavg "$PY" bench/report.py --out-dir "$OUT" --filter "$O
   --quick "$QUICK" --seconds $(( $(date +%s) - start )) >docs/BENCHMARKS.md
 log "edge worker in workerd (bench/worker_bench.mjs): its section of docs/BENCHMARKS.md"
 (cd bench && taskset -c 1 node worker_bench.mjs $([ "$QUICK" = 1 ] && echo --quick) --out "$OUT/worker.json" --doc "$ROOT/docs/BENCHMARKS.md")
+log "sidecar benchmark (bench/sidecar_bench.py): jwtgate serve alone and behind nginx, vs jwt_authn"
+cargo build --quiet --release --features sidecar --bin jwtgate && cp target/release/jwtgate "$OUT/jwtgate"
+if [ "$QUICK" = 1 ]; then SIDECAR_ARGS=(--rounds 1 --seconds 1); else SIDECAR_ARGS=(--rounds 3 --seconds 3); fi
+"$PY" bench/sidecar_bench.py --binary "$OUT/jwtgate" "${SIDECAR_ARGS[@]}" --out "$OUT/sidecar.json" --workdir "$OUT" >>docs/BENCHMARKS.md || envoy_rc=$?
 log "done in $(( $(date +%s) - start ))s: docs/BENCHMARKS.md"
 if [ "$envoy_rc" != 0 ]; then
   echo "bench: some Envoy cells answered non-2xx responses (see Violations in docs/BENCHMARKS.md)" >&2

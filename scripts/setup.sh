@@ -64,9 +64,10 @@ setup_js() {
 
 # Debian packages the tests need: wrk (tests/e2e/hostile_load.py), chromium
 # (js/test/browser-real.test.mjs, driven by playwright-core; `npx playwright
-# install` cannot download browsers here). Installs only what is missing;
-# `apt-get update` only when something is.
-APT_PACKAGES=(wrk chromium)
+# install` cannot download browsers here), nginx (tests/sidecar: auth_request
+# in front of `jwtgate serve`, run unprivileged). Installs only what is
+# missing; `apt-get update` only when something is.
+APT_PACKAGES=(wrk chromium nginx)
 setup_apt() {
   local missing=() p
   for p in "${APT_PACKAGES[@]}"; do

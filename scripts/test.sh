@@ -32,8 +32,10 @@ step "clippy envoy (native, all)"   cargo clippy --all-targets --features envoy 
 step "clippy envoy (wasm32)"        cargo clippy --lib --target $W --features envoy -- -D warnings
 step "clippy js (native, all)"      cargo clippy --all-targets --features js -- -D warnings
 step "clippy js (wasm32)"           cargo clippy --lib --target $W --features js -- -D warnings
+step "clippy sidecar (native, all)" cargo clippy --all-targets --features sidecar -- -D warnings
 step "cargo test (native)"          cargo test --all-targets
 step "cargo test --doc"             cargo test --doc
+step "cargo test (sidecar)"         cargo test --features sidecar --lib --test sidecar_crypto
 step "fuzz (short pass)"            scripts/fuzz.sh --quick
 step "cargo doc (warnings denied)"  env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 step "core build (wasm32 no_std)"   cargo build --lib --release --target $W
@@ -41,6 +43,7 @@ step "filter build (.wasm)"         make --no-print-directory filter
 step "differential vs PyJWT"        tests/differential/run.sh
 [ -x tests/e2e/run.sh ] && step "envoy end-to-end"  tests/e2e/run.sh
 [ -x js/test.sh ]       && step "js package"        js/test.sh
+step "sidecar (nginx, envoy, wrk)"  tests/sidecar/run.sh
 
 echo
 echo "================ jwtgate test summary ================"

@@ -1,0 +1,214 @@
+//! The policy a process serves, and each worker thread's verifier.
+//!
+//! A [`Verifier`] with a host signature verifier is not `Sync` (the host is
+//! a `Box<dyn SignatureVerifier>`), and its [`VerifiedCache`] wants `&mut`:
+//! so each tokio worker thread builds its own verifier and cache from the
+//! policy text, lazily, on its first request after a (re)load. Nothing is
+//! locked on the request path but one atomic load, and no request ever waits
+//! for another thread's verification. The cost is one build per thread per
+//! reload (parsing the policy and preparing its keys: milliseconds), and one
+//! cache per thread (a token is verified at most once per thread).
+//!
+//! A new policy is built and self-tested once, on the reloading task, before
+//! it is published: a policy that fails there is refused with the core's
+//! message (which names the field) and the old one keeps serving.
+
+extern crate std;
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::cell::RefCell;
+use core::sync::atomic::{AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use log::{error, info, warn};
+
+use super::crypto::{self, RingCrypto};
+use super::metrics::Metrics;
+use crate::{Error, ErrorCode, VerifiedCache, Verifier};
+
+/// Builds a verifier from policy JSON, offering ring for signature checks
+/// (after the core's self-test, as the policy's `signature_verifier` allows).
+pub fn build(policy_json: &str) -> Result<Verifier, Error> {
+    let mut verifier = Verifier::from_json(policy_json)?;
+    verifier.offer_host_crypto(Box::new(RingCrypto::new()))?;
+    Ok(verifier)
+}
+
+/// One accepted policy.
+#[derive(Debug)]
+struct Loaded {
+    generation: u64,
+    text: String,
+}
+
+/// What every thread of the service shares.
+#[derive(Debug)]
+pub struct Shared {
+    path: PathBuf,
+    current: RwLock<Arc<Loaded>>,
+    generation: AtomicU64,
+    /// The counters behind `/metrics`.
+    pub metrics: Metrics,
+}
+
+/// A worker thread's verifier and cache, for one policy generation.
+struct Worker {
+    generation: u64,
+    verifier: Verifier,
+    cache: Option<VerifiedCache>,
+}
+
+std::thread_local! {
+    static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+}
+
+/// The current time in Unix seconds.
+pub fn now() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => 0i64.saturating_sub_unsigned(e.duration().as_secs()),
+    }
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| std::format!("cannot read {}: {e}", path.display()))
+}
+
+/// Reads, builds and self-tests a policy; the error names the file and the field.
+fn check(path: &Path) -> Result<(String, Verifier), String> {
+    let text = read(path)?;
+    match build(&text) {
+        Ok(verifier) => Ok((text, verifier)),
+        Err(e) => Err(std::format!("{}: {}", path.display(), e.message())),
+    }
+}
+
+fn describe(verifier: &Verifier) -> String {
+    let cache = &verifier.policy().cache;
+    std::format!(
+        "signatures by {}, cache {}",
+        match verifier.signature_checker() {
+            crypto::NAME => "ring (RS*, PS*, ES256, ES384; pure Rust for the others)",
+            other => other,
+        },
+        if cache.enabled {
+            "on (per worker thread)"
+        } else {
+            "off"
+        }
+    )
+}
+
+impl Shared {
+    /// Loads the policy at `path`, or says why it cannot serve.
+    pub fn load(path: &Path) -> Result<Shared, String> {
+        let (text, verifier) = check(path)?;
+        for warning in verifier.warnings() {
+            warn!("jwtgate: {warning}");
+        }
+        info!(
+            "jwtgate: policy {} loaded (generation 1; {})",
+            path.display(),
+            describe(&verifier)
+        );
+        let metrics = Metrics::default();
+        metrics.reload(true, 1);
+        metrics.crypto_host(verifier.signature_checker() == crypto::NAME);
+        Ok(Shared {
+            path: path.to_path_buf(),
+            current: RwLock::new(Arc::new(Loaded {
+                generation: 1,
+                text,
+            })),
+            generation: AtomicU64::new(1),
+            metrics,
+        })
+    }
+
+    /// The generation serving now (1 for the policy loaded at start).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Re-reads the policy file. A policy that does not load is refused with
+    /// a log line naming the field, and the old one keeps serving. Returns
+    /// whether the new one was accepted.
+    pub fn reload(&self, why: &str) -> bool {
+        let serving = self.generation();
+        match check(&self.path) {
+            Ok((text, verifier)) => {
+                let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+                if current.text == text {
+                    info!("jwtgate: policy reload ({why}): unchanged, generation {serving} keeps serving");
+                    return true;
+                }
+                let generation = serving + 1;
+                for warning in verifier.warnings() {
+                    warn!("jwtgate: {warning}");
+                }
+                *current = Arc::new(Loaded { generation, text });
+                self.generation.store(generation, Ordering::Release);
+                self.metrics.reload(true, generation);
+                self.metrics
+                    .crypto_host(verifier.signature_checker() == crypto::NAME);
+                info!(
+                    "jwtgate: policy reloaded ({why}): generation {generation} ({})",
+                    describe(&verifier)
+                );
+                true
+            }
+            Err(message) => {
+                self.metrics.reload(false, serving);
+                error!("jwtgate: policy reload ({why}) refused, generation {serving} keeps serving: {message}");
+                false
+            }
+        }
+    }
+
+    /// Runs `f` with this thread's verifier and cache for the current
+    /// policy, building them first when the policy changed.
+    pub fn with_verifier<T>(
+        &self,
+        f: impl FnOnce(&Verifier, Option<&mut VerifiedCache>) -> T,
+    ) -> Result<T, Error> {
+        let generation = self.generation();
+        WORKER.with(|slot| {
+            let mut slot = slot.borrow_mut();
+            if slot.as_ref().is_none_or(|w| w.generation != generation) {
+                let loaded = Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()));
+                // The policy was built once already; a failure here would be
+                // the host self-test failing on this thread only.
+                let verifier = build(&loaded.text).map_err(|e| {
+                    error!(
+                        "jwtgate: a worker thread cannot build the policy: {}",
+                        e.message()
+                    );
+                    Error::new(ErrorCode::InvalidConfig, e.message())
+                })?;
+                let settings = &verifier.policy().cache;
+                let cache = settings
+                    .enabled
+                    .then(|| VerifiedCache::new(settings.max_entries, settings.max_bytes));
+                *slot = Some(Worker {
+                    generation: loaded.generation,
+                    verifier,
+                    cache,
+                });
+            }
+            let worker = slot
+                .as_mut()
+                .ok_or_else(|| Error::new(ErrorCode::InvalidConfig, "no policy"))?;
+            Ok(f(&worker.verifier, worker.cache.as_mut()))
+        })
+    }
+
+    /// The policy file's modification time and length, to notice changes.
+    pub fn file_stamp(&self) -> Option<(SystemTime, u64)> {
+        let meta = std::fs::metadata(&self.path).ok()?;
+        Some((meta.modified().ok()?, meta.len()))
+    }
+}
