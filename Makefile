@@ -8,8 +8,8 @@ FILTER_WASM := target/$(WASM_TARGET)/release/jwtgate_filter.wasm
 
 help:
 	@echo "make demo   build the filter, run a real Envoy with it, send tokens, print what happened"
-	@echo "make worker-demo  the same requests through the edge worker in a real workerd"
 	@echo "make test   install what is missing, then run every check and test (what CI runs)"
+	@echo "make worker-demo   the same requests through the edge worker in a real workerd"
 	@echo "make sidecar       build the native sidecar and CLI (target/release/jwtgate)"
 	@echo "make sidecar-demo  jwtgate serve behind a real nginx: send tokens, print what happened"
 	@echo "make filter build the proxy-wasm filter ($(FILTER_WASM))"

@@ -62,9 +62,7 @@ function pretty(text) {
 /** What the second box holds: { kind: 'none'|'jwk'|'jwks'|'policy'|'pem'|'invalid', value?, message? }. */
 function readKeys(text) {
   if (!text) return { kind: 'none' };
-  if (/^-----BEGIN [A-Z0-9 ]+-----/.test(text)) {
-    return { kind: 'pem', message: 'PEM keys: not supported yet. Paste the key as a JWK or a JWK set.' };
-  }
+  if (/^-----BEGIN [A-Z0-9 ]+-----/.test(text)) return { kind: 'pem', value: text };
   let value;
   try {
     value = JSON.parse(text);
@@ -78,6 +76,9 @@ function readKeys(text) {
   }
   return { kind: 'invalid', message: 'not a JWK ({"kty":…}), a JWK set ({"keys":[…]}) or a jwtgate policy ({"providers":…})' };
 }
+
+/** What a pasted PEM key may verify (the core still requires the key to fit). */
+const PEM_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 const KIND_NAMES = { none: 'nothing', jwk: 'a JWK', jwks: 'a JWK set', policy: 'a jwtgate policy', pem: 'a PEM key', invalid: 'not recognized' };
 
@@ -331,9 +332,7 @@ function update() {
   showDecision(undefined, undefined);
   $('location-used').textContent = '–';
 
-  if (keys.kind === 'pem' || keys.kind === 'invalid') {
-    return setVerdict('fail', keys.kind === 'pem' ? 'unsupported' : 'error', `Keys or policy: ${keys.message}`);
-  }
+  if (keys.kind === 'invalid') return setVerdict('fail', 'error', `Keys or policy: ${keys.message}`);
   if (keys.kind === 'policy') return runPolicy(token, keys.value, decoded, decodeError);
   if (!token) return setVerdict('info', '', 'Paste a token.');
   if (decodeError) return setVerdict('fail', decodeError.code, `Not a JWS: ${decodeError.message}`);
@@ -348,13 +347,28 @@ function update() {
  */
 function runKeys(token, keys, decoded) {
   const iss = typeof decoded.payload?.iss === 'string' ? decoded.payload.iss : '(the token has no iss)';
-  const hmac = keys.value.keys.some((k) => k && k.kty === 'oct');
-  const policy = { providers: { keys: { issuer: iss, jwks: keys.value, allow_hmac: hmac } }, rules: [{ prefix: '/', requires: 'keys' }] };
+  const provider = { issuer: iss };
+  let what;
+  let note = '';
+  if (keys.kind === 'pem') {
+    // A PEM key names no algorithm, and a gateway policy must pin one
+    // (pem_keys[].alg or the provider's algorithms). Here every asymmetric
+    // algorithm is allowed, so the core checks the one the key fits.
+    provider.pem_keys = [{ pem: keys.value }];
+    provider.algorithms = PEM_ALGORITHMS;
+    what = 'PEM key';
+    note = ' A PEM key names no algorithm: any the key fits was allowed here; in a policy, pin it (pem_keys[].alg or algorithms).';
+  } else {
+    provider.jwks = keys.value;
+    provider.allow_hmac = keys.value.keys.some((k) => k && k.kty === 'oct');
+    what = keys.single ? 'JWK' : 'JWK set';
+  }
+  const policy = { providers: { keys: provider }, rules: [{ prefix: '/', requires: 'keys' }] };
   const { verifier, error } = verifierFor(JSON.stringify(policy), policy);
-  if (error) return setVerdict('fail', error.code, `The ${keys.single ? 'JWK' : 'JWK set'}: ${error.message.replace(/^providers\.keys\.jwks\b\.?\s*:?\s*/, '')}`);
+  if (error) return setVerdict('fail', error.code, `The ${what}: ${error.message.replace(/^providers\.keys\.(jwks|pem_keys(\[0\])?)\b\.?\s*:?\s*/, '')}`);
   const report = verifier.explain(token);
   const notes = verifier.warnings.map((w) => ({ check: 'keys', ok: true, detail: `warning: ${w}` }));
-  showChecks([...notes, ...report.checks], `Checked with the ${keys.single ? 'JWK' : 'JWK set'} only: the issuer is taken from the token and no audience is required. Paste a policy to check them.`);
+  showChecks([...notes, ...report.checks], `Checked with the ${what} only: the issuer is taken from the token and no audience is required. Paste a policy to check them.${note}`);
   if (report.ok) {
     const { alg, kid } = decoded.header;
     return setVerdict('ok', '', `valid: signature (${alg}${kid ? `, key "${kid}"` : ''}) and times check out with the given keys.`);

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import * as jose from 'jose';
 import * as jwtgate from 'jwtgate';
 import { launchChromium, openPage, serve } from './chromium.mjs';
 import { ISS, NOW, b64json, claims, flipSignatureBit, keyFor, policyFor, sign } from './helpers.mjs';
@@ -149,7 +150,7 @@ test('a valid token and its JWK set: "valid", the claims, the times, every check
   assert.deepEqual(problems, []);
 });
 
-test('expired, tampered, wrong key, PEM: the reason, and how long ago', async (t) => {
+test('expired, tampered, wrong key, a PEM key: the reason, and how long ago', async (t) => {
   const { page, problems } = await open(t);
   await set(page, { token: await sign(key, claims({ iat: NOW - 3 * 3600, exp: NOW - 2 * 3600 })), keys: jwks });
   let v = await verdict(page);
@@ -173,10 +174,18 @@ test('expired, tampered, wrong key, PEM: the reason, and how long ago', async (t
   await set(page, { token, keys: JSON.stringify({ keys: [(await keyFor('ES256')).jwk] }) });
   assert.equal((await verdict(page)).code, 'bad_signature');
 
+  // A PEM key (SPKI, exported by jose): the same verdicts as its JWK.
+  const pem = await jose.exportSPKI(key.publicKey);
+  await set(page, { token, keys: pem });
+  v = await verdict(page);
+  assert.equal(v.kind, 'ok', v.text);
+  await set(page, { token: flipSignatureBit(token) });
+  assert.equal((await verdict(page)).code, 'bad_signature');
   await set(page, { keys: '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----' });
   v = await verdict(page);
   assert.equal(v.kind, 'fail');
-  assert.match(v.text, /PEM keys: not supported yet/);
+  assert.equal(v.code, 'invalid_config', v.text);
+  assert.match(v.text, /The PEM key/);
   assert.deepEqual(problems, []);
 });
 
