@@ -30,7 +30,7 @@
 //! | *(none)* | the `no_std` core; builds for `wasm32-unknown-unknown` |
 //! | `envoy` | the proxy-wasm HTTP filter (link as a cdylib) |
 //! | `js` | the wasm-bindgen bindings behind the npm package |
-//! | `sidecar` | the native `jwtgate` binary ([`sidecar`]: `serve`, `inspect`, `verify`); links `std`, tokio, hyper, ring |
+//! | `sidecar` | the native `jwtgate` binary (`src/sidecar/`: `serve`, `inspect`, `verify`); links `std`, tokio, hyper, ring |
 //!
 //! ## Modules
 //! [`error`] codes; [`base64url`] and [`json`] strict decoding; [`jws`] compact

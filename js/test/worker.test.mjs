@@ -69,7 +69,8 @@ describe('allowed requests', () => {
       assert.equal(r.json.url, '/orders?page=2');
       const seen = seenHeaders(r.json);
       assert.deepEqual(seen['x-jwt-sub'], ['user-1'], key.alg);
-      assert.deepEqual(seen['x-jwt-roles'], ['reader,writer'], key.alg);
+      // An array claim: padded base64 of its compact JSON (docs/POLICY.md, Claim headers; jwt_authn's encoding).
+      assert.deepEqual(seen['x-jwt-roles'], [Buffer.from('["reader","writer"]').toString('base64')], key.alg);
       assert.equal(seen.authorization, undefined, `${key.alg}: forward is false, so the token is removed`);
       assert.ok(!JSON.stringify(r.json).includes(token), key.alg);
     }
