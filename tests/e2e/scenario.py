@@ -23,6 +23,32 @@ MAX_TOKEN_BYTES = 4096
 REALM = "jwtgate"
 
 
+# Request-security cases shared by every front door (tests/e2e/test_paths.py,
+# tests/sidecar/matrix.py). Spellings of /admin/users that an upstream resolves to /admin/users.
+WALKAROUNDS = [
+    "/admin/users",
+    "/orders/../admin/users",
+    "/x/%2e%2e/admin/users",
+    "/./admin/users",
+    "/%61dmin/users",
+    "//admin/users",
+    "/admin//users",
+    "http://api.example.com/admin/users",
+]
+
+# Spellings that cannot be read one way: refused before any upstream.
+AMBIGUOUS = [
+    "/x%2F..%2Fadmin/users",
+    "/x%2f..%2fadmin/users",
+    "/x%5C..%5Cadmin/users",
+    "/x/..;/admin/users",
+    "/x/%252e%252e/admin/users",
+    "/admin./users",
+    "/admin%00/users",
+    "/admin/%C3%28",
+]
+
+
 def policy(keys: Keys, hide_details: bool = False) -> dict:
     return {
         "providers": {

@@ -19,7 +19,6 @@ admin role never reaches /admin/users.
 from __future__ import annotations
 
 import copy
-import http.client
 import json
 import sys
 import unittest
@@ -30,7 +29,6 @@ sys.path.insert(0, str(HERE))
 
 import scenario  # noqa: E402
 from harness import (  # noqa: E402
-    LOCALHOST,
     ROOT,
     EchoUpstream,
     Envoy,
@@ -38,8 +36,10 @@ from harness import (  # noqa: E402
     Response,
     bootstrap_jwtgate,
     claims,
+    request,
     stop_started,
 )
+from scenario import AMBIGUOUS, WALKAROUNDS  # noqa: E402
 
 WASM = str(ROOT / "target/wasm32-unknown-unknown/release/jwtgate_filter.wasm")  # main() may replace it
 
@@ -50,31 +50,6 @@ GATE: Envoy
 ROUTED: Envoy
 NARROW: Envoy
 _started: list = []
-
-# Spellings of /admin/users that an upstream resolves to /admin/users.
-WALKAROUNDS = [
-    "/admin/users",
-    "/orders/../admin/users",
-    "/x/%2e%2e/admin/users",
-    "/./admin/users",
-    "/%61dmin/users",
-    "//admin/users",
-    "/admin//users",
-    "http://api.example.com/admin/users",
-]
-
-# Spellings that cannot be read one way: refused before any upstream.
-AMBIGUOUS = [
-    "/x%2F..%2Fadmin/users",
-    "/x%2f..%2fadmin/users",
-    "/x%5C..%5Cadmin/users",
-    "/x/..;/admin/users",
-    "/x/%252e%252e/admin/users",
-    "/admin./users",
-    "/admin%00/users",
-    "/admin/%C3%28",
-]
-
 
 def setUpModule() -> None:  # noqa: N802
     global KEYS, UP, ADMIN_UP, GATE, ROUTED, NARROW
@@ -117,18 +92,8 @@ def _two_routes(config: dict) -> dict:
 
 
 def raw(env: Envoy, target: str, headers: list[tuple[str, str]] | None = None) -> Response:
-    """GET with the request target written exactly as given."""
-    conn = http.client.HTTPConnection(LOCALHOST, env.port, timeout=10)
-    try:
-        conn.putrequest("GET", target, skip_host=True, skip_accept_encoding=True)
-        conn.putheader("host", "api.example.com")
-        for k, v in headers or []:
-            conn.putheader(k, v)
-        conn.endheaders()
-        r = conn.getresponse()
-        return Response(r.status, [(k.lower(), v) for k, v in r.getheaders()], r.read())
-    finally:
-        conn.close()
+    """GET with the request target written exactly as given (http.client sends it as is)."""
+    return request(env.port, target, headers)
 
 
 def bearer(token: str) -> list[tuple[str, str]]:
