@@ -301,19 +301,27 @@ impl Verifier {
         })
     }
 
-    /// Where a provider reads its token.
-    fn locations(&self, provider: usize) -> Vec<Location<'_>> {
+    /// Where a provider reads its token (jwt_authn's defaults when it names no place).
+    fn locations(&self, provider: usize) -> impl Iterator<Item = Location<'_>> {
         let p = &self.providers[provider].config;
-        if p.from_headers.is_empty() && p.from_params.is_empty() && p.from_cookies.is_empty() {
-            return DEFAULT_LOCATIONS.to_vec();
-        }
+        let defaults: &[Location<'static>] =
+            if p.from_headers.is_empty() && p.from_params.is_empty() && p.from_cookies.is_empty() {
+                &DEFAULT_LOCATIONS
+            } else {
+                &[]
+            };
         let headers = p.from_headers.iter().map(|h| Location::Header {
             name: &h.name,
             prefix: &h.value_prefix,
         });
         let params = p.from_params.iter().map(|n| Location::Param(n));
         let cookies = p.from_cookies.iter().map(|n| Location::Cookie(n));
-        headers.chain(params).chain(cookies).collect()
+        defaults
+            .iter()
+            .copied()
+            .chain(headers)
+            .chain(params)
+            .chain(cookies)
     }
 
     fn allow_verified(
