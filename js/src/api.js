@@ -83,6 +83,25 @@ export function verifyJws(token, jwkOrJwks) {
 
 const utf8 = new TextEncoder();
 
+const utf8Decoder = new TextDecoder();
+
+/** One base64url segment of a token as JSON (Node's native base64 where there is Buffer). */
+const segmentJson = globalThis.Buffer
+  ? (segment) => JSON.parse(globalThis.Buffer.from(segment, 'base64url').toString('utf8'))
+  : (segment) => JSON.parse(utf8Decoder.decode(bytes(segment)));
+
+/**
+ * The header and claims of a token the core accepted: the token's own JSON,
+ * which the core parsed strictly (canonical base64url, UTF-8, no duplicate
+ * members, bounded depth) before accepting it, so decoding it again here
+ * gives the values the core checked.
+ */
+function verifiedParts(token) {
+  const first = token.indexOf('.');
+  const second = token.indexOf('.', first + 1);
+  return { header: segmentJson(token.slice(0, first)), claims: segmentJson(token.slice(first + 1, second)) };
+}
+
 /** Freezes a parsed JSON value and everything in it (a reused verdict is shared between calls). */
 function deepFreeze(value) {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -205,14 +224,16 @@ export class Verifier {
 
   /** The core's verification; with the cache on, its verdict is kept for reuse. */
   #verifyInCore(token, path, now) {
-    const out = call(() => this.#inner.verify(token, now, path));
-    const { provider, header, claims, reuse_until: until } = JSON.parse(out);
+    const provider = call(() => this.#inner.verify(token, now, path));
+    const { header, claims } = verifiedParts(token);
     const result = { provider, header, claims };
     if (this.#reuse === undefined) return result;
     deepFreeze(result);
+    const until = this.#inner.reuseUntil;
     if (until === undefined) return result;
     const [maxEntries, maxBytes] = this.#reuseLimits;
-    const bytes = token.length + out.length + 128;
+    // About what the core's cache counts: the token, and its claims once more.
+    const bytes = 2 * token.length + 128;
     if (bytes > maxBytes || maxEntries === 0) return result;
     const old = this.#reuse.get(token);
     if (old !== undefined) this.#forget(token, old);
