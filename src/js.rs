@@ -126,16 +126,16 @@ pub fn error_codes() -> String {
     to_json(&codes)
 }
 
-/// Decodes a token without verifying it: `{"header","payload","warnings"}`.
-/// `now` (Unix seconds) only words the time warnings.
+/// Decodes a token without verifying it ([`crate::decode::decode`]: strict
+/// base64url and JSON, or throws) and returns its warnings as a JSON array.
+/// The header and payload are the token's own JSON, which the core just
+/// parsed strictly: the package decodes them from the token (native base64
+/// and `JSON.parse`) rather than through a JSON round trip. `now` (Unix
+/// seconds) only words the time warnings.
 #[wasm_bindgen]
 pub fn decode(token: &str, now: f64) -> Result<String, JsValue> {
     let decoded = decode_token(token, Some(seconds(now))).map_err(|e| thrown(&e))?;
-    Ok(to_json(&json!({
-        "header": decoded.header,
-        "payload": decoded.payload,
-        "warnings": decoded.warnings,
-    })))
+    Ok(to_json(&decoded.warnings))
 }
 
 /// Verifies a compact JWS with any payload: the core's JWS operation, the one

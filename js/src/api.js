@@ -50,7 +50,8 @@ export function errorCodeList() {
 export function decode(token, options = {}) {
   assertReady();
   text(token, 'token');
-  const { header, payload, warnings } = JSON.parse(call(() => wasmDecode(token, seconds(options.now))));
+  const warnings = JSON.parse(call(() => wasmDecode(token, seconds(options.now))));
+  const { header, claims: payload } = tokenParts(token);
   return { header, payload, warnings };
 }
 
@@ -91,12 +92,12 @@ const segmentJson = globalThis.Buffer
   : (segment) => JSON.parse(utf8Decoder.decode(bytes(segment)));
 
 /**
- * The header and claims of a token the core accepted: the token's own JSON,
- * which the core parsed strictly (canonical base64url, UTF-8, no duplicate
- * members, bounded depth) before accepting it, so decoding it again here
- * gives the values the core checked.
+ * The header and claims of a token the core decoded or accepted: the token's
+ * own JSON, which the core parsed strictly (canonical base64url, UTF-8, no
+ * duplicate members, bounded depth) first, so decoding it again here gives
+ * the values the core checked.
  */
-function verifiedParts(token) {
+function tokenParts(token) {
   const first = token.indexOf('.');
   const second = token.indexOf('.', first + 1);
   return { header: segmentJson(token.slice(0, first)), claims: segmentJson(token.slice(first + 1, second)) };
@@ -225,7 +226,7 @@ export class Verifier {
   /** The core's verification; with the cache on, its verdict is kept for reuse. */
   #verifyInCore(token, path, now) {
     const provider = call(() => this.#inner.verify(token, now, path));
-    const { header, claims } = verifiedParts(token);
+    const { header, claims } = tokenParts(token);
     const result = { provider, header, claims };
     if (this.#reuse === undefined) return result;
     deepFreeze(result);
