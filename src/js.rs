@@ -2,7 +2,10 @@
 //!
 //! Every result crosses the boundary as one JSON string that the package's
 //! JavaScript parses with `JSON.parse` (measured faster than building JS objects
-//! from Rust field by field; numbers in `js/README.md`). A failure is thrown as
+//! from Rust field by field; numbers in `js/README.md`), except what the token
+//! itself holds: `verify` and `decode` return only the provider name or the
+//! warnings, and the package decodes the header and claims from the token,
+//! which the core has just parsed strictly (no JSON round trip). A failure is thrown as
 //! a JSON string `{"code","message"}`, which the package turns into a `JwtError`.
 //! Times are Unix seconds passed as `f64`, since a JS number is one.
 //!
