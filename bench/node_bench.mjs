@@ -2,7 +2,7 @@
 // and jwt-decode, with node:crypto's bare signature check as the floor.
 // Run by bench/run.sh (`make bench`) pinned to one CPU:
 //
-//   taskset -c 1 node bench/node_bench.mjs --out results.json [--quick]
+//   taskset -c 1 node bench/node_bench.mjs --out results.json [--quick] [--rounds N] [--batch-ms N]
 //
 // Method: every case is checked once (it must accept the token), warmed up,
 // and calibrated to a batch of about BATCH_MS; then each round runs one batch
@@ -21,8 +21,10 @@ import { createVerifier, decode } from 'jwtgate';
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
 const OUT = args[args.indexOf('--out') + 1];
-const BATCH_MS = QUICK ? 50 : 150;
-const ROUNDS = QUICK ? 3 : 7;
+// `--batch-ms N`: shorter batches and more rounds interleave the cases more finely.
+const BATCH_MS = args.includes('--batch-ms') ? Number(args[args.indexOf('--batch-ms') + 1]) : QUICK ? 50 : 150;
+// `--rounds N` overrides the number of rounds (more rounds: steadier medians on a busy machine).
+const ROUNDS = args.includes('--rounds') ? Number(args[args.indexOf('--rounds') + 1]) : QUICK ? 3 : 7;
 const ISSUER = 'https://idp.example.com';
 const AUDIENCE = 'orders-api';
 const ALGS = ['RS256', 'ES256', 'EdDSA', 'HS256'];
