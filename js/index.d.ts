@@ -131,9 +131,10 @@ export interface SubtleVerify {
 
 export interface VerifierOptions {
   /**
-   * Which host crypto checks RSA and ECDSA signatures. `"auto"` (default):
-   * node:crypto in Node, for `verify` and `verifyAsync`; elsewhere `verify` is
-   * pure Rust and `verifyAsync` uses WebCrypto. `"webcrypto"`: `verifyAsync`
+   * Which host crypto checks signatures. `"auto"` (default): node:crypto in
+   * Node (RSA, ECDSA, Ed25519, HMAC), for `verify` and `verifyAsync`;
+   * elsewhere `verify` is pure Rust and `verifyAsync` uses WebCrypto (RSA,
+   * ECDSA, and Ed25519 where the runtime has it; HMAC in pure Rust). `"webcrypto"`: `verifyAsync`
    * uses WebCrypto even in Node and `verify` is pure Rust (the browsers'
    * behaviour, e.g. to test it in Node).
    */
@@ -173,16 +174,24 @@ export class Verifier {
   /** Problems found in the policy that did not stop it loading (e.g. skipped keys). */
   readonly warnings: string[];
   /**
-   * Who checks RSA and ECDSA signatures: "node:crypto" in Node (unless the
+   * Who checks signatures: "node:crypto" in Node, every algorithm (unless the
    * policy says `"signature_verifier": "rust"`), "WebCrypto" after the first
-   * `verifyAsync` where WebCrypto is used, else "pure Rust".
+   * `verifyAsync` where WebCrypto is used (RSA, ECDSA, Ed25519 where the
+   * runtime has it), else "pure Rust". A host is used only after it passed
+   * the core's known-answer self-test.
    */
   readonly signatureChecker: 'node:crypto' | 'WebCrypto' | 'pure Rust';
-  /** Verifies a token. Throws JwtError. */
+  /**
+   * Verifies a token. Throws JwtError. With the policy's cache on, the core's
+   * verdict is reused for the same token and path until the core's reuse
+   * window ends (`exp` plus clock skew, `max_age`, the freshness of fetched
+   * keys) or the keys change; the result is then frozen (deeply) and shared
+   * by those calls.
+   */
   verify(token: string, options?: VerifyOptions): Verified;
   /**
    * Verifies a token with the same checks and answers as `verify`, letting
-   * WebCrypto check RSA and ECDSA signatures where node:crypto is absent
+   * WebCrypto check RSA, ECDSA and Ed25519 signatures where node:crypto is absent
    * (browsers, workers). In Node it is `verify` unless the verifier was built
    * with `hostCrypto: "webcrypto"`. Rejects with JwtError; the first call
    * offers WebCrypto to the core, and under `"signature_verifier": "host"` a

@@ -308,6 +308,55 @@ impl VerifyingKey {
     }
 }
 
+/// A verification key in the form host crypto APIs take it
+/// ([`VerifyingKey::host_key`]). An HMAC secret only ever comes from an
+/// `oct` key: no public key is ever handed to a host as a secret.
+pub enum HostKey<'a> {
+    /// A public key as DER `SubjectPublicKeyInfo` (RSA, EC, and Ed25519 as
+    /// RFC 8410 encodes it).
+    Public(Vec<u8>),
+    /// An HMAC secret.
+    Secret(&'a [u8]),
+}
+
+/// Only the kind and size of a secret, never its bytes.
+impl fmt::Debug for HostKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostKey::Public(der) => write!(f, "Public({} bytes of DER)", der.len()),
+            HostKey::Secret(secret) => write!(f, "Secret({} bytes)", secret.len()),
+        }
+    }
+}
+
+impl VerifyingKey {
+    /// The key for a host's crypto ([`crate::host`]): the DER
+    /// `SubjectPublicKeyInfo` of an RSA, EC or Ed25519 public key, or an
+    /// HMAC secret. `None` only if an RSA key cannot be encoded.
+    ///
+    /// ```
+    /// use jwtgate::alg::{HostKey, VerifyingKey};
+    /// // RFC 8032 §7.1, TEST 3.
+    /// let x = [0xfc, 0x51, 0xcd, 0x8e, 0x62, 0x18, 0xa1, 0xa3, 0x8d, 0xa4, 0x7e, 0xd0, 0x02,
+    ///     0x30, 0xf0, 0x58, 0x08, 0x16, 0xed, 0x13, 0xba, 0x33, 0x03, 0xac, 0x5d, 0xeb, 0x91,
+    ///     0x15, 0x48, 0x90, 0x80, 0x25];
+    /// let Some(HostKey::Public(der)) = VerifyingKey::ed25519(&x).unwrap().host_key() else {
+    ///     panic!("an Ed25519 key is a public key")
+    /// };
+    /// assert_eq!(der.len(), 44);
+    /// assert_eq!(&der[12..], &x);
+    /// let secret = VerifyingKey::hmac(b"s3cret").unwrap();
+    /// assert!(matches!(secret.host_key(), Some(HostKey::Secret(b"s3cret"))));
+    /// ```
+    pub fn host_key(&self) -> Option<HostKey<'_>> {
+        match &self.0 {
+            Inner::Ed25519(key) => Some(HostKey::Public(ec_spki(SPKI_ED25519, key.as_bytes()))),
+            Inner::Hmac(secret) => Some(HostKey::Secret(secret)),
+            _ => self.spki_der().map(HostKey::Public),
+        }
+    }
+}
+
 impl fmt::Debug for VerifyingKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = f.debug_struct("VerifyingKey");
@@ -356,6 +405,12 @@ const SPKI_P384: &[u8] = &[
 const SPKI_P521: &[u8] = &[
     0x30, 0x81, 0x9b, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05,
     0x2b, 0x81, 0x04, 0x00, 0x23, 0x03, 0x81, 0x86, 0x00,
+];
+
+// The DER prefix of an Ed25519 SubjectPublicKeyInfo up to the 32-byte key
+// (RFC 8410 §4: id-Ed25519, no parameters, then the BIT STRING header).
+const SPKI_ED25519: &[u8] = &[
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ];
 
 fn ec_spki(prefix: &[u8], point: &[u8]) -> Vec<u8> {

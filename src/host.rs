@@ -1,7 +1,9 @@
 //! The host-crypto seam: the core decides everything (token structure,
 //! algorithm, key, signature length and format) and may then ask the host's
 //! native crypto for the final signature check, which is several times
-//! faster than pure Rust in wasm for RSA and ECDSA.
+//! faster than pure Rust in wasm for RSA and ECDSA (and, in Node, for
+//! Ed25519). A host receives keys as [`crate::alg::HostKey`]: public keys as
+//! DER, HMAC secrets only from `oct` keys.
 //!
 //! The pure-Rust verifier ([`crate::alg::verify_signature`]) stays the
 //! reference: a host is only used after it passed [`self_test`], and any
@@ -61,7 +63,38 @@ const PROBE_EC_Y: &str = "9qk7_YD1L_eZPamRUTw6m28Xjg2oqdSpRP7ooMf5NKY";
 const PROBE_EC_SIG: &str =
     "3igMykP6XrWMY8gjbEVhLNsAmjz13lRhahBl95uGYCpInYsGnn-GB3K_UtEja0wG66gH63hXQGyHabFzn-JBHQ";
 
-/// A known-good signature and the same signature with one bit flipped, for
+// RFC 8032 §7.1, TEST 3 (Ed25519): public key, message, signature.
+const PROBE_ED25519_KEY: &str = "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025";
+const PROBE_ED25519_MESSAGE: &[u8] = &[0xaf, 0x82];
+const PROBE_ED25519_SIG: &str = "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac\
+    18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a";
+
+// RFC 4231 §4.7, Test Case 6: a 131-byte key of 0xaa (long enough for every
+// HS* algorithm, RFC 7518 §3.2), this message, and the three HMACs.
+const PROBE_HMAC_KEY: [u8; 131] = [0xaa; 131];
+const PROBE_HMAC_MESSAGE: &[u8] = b"Test Using Larger Than Block-Size Key - Hash Key First";
+const PROBE_HS256: &str = "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54";
+const PROBE_HS384: &str = "4ece084485813e9088d2c63a041bc5b44f9ef1012a2b588f\
+    3cd11f05033ac4c60c2ef6ab4030fe8296248df163f44952";
+const PROBE_HS512: &str = "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f352\
+    6b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598";
+
+/// How many probes [`probes`] returns (one per algorithm family and hash).
+const PROBE_COUNT: usize = 6;
+
+/// Hex (the RFCs' notation) to bytes; `None` on anything else.
+fn hex(text: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if digits.len() % 2 != 0 {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(core::str::from_utf8(pair).ok()?, 16).ok())
+        .collect()
+}
+
+/// A known-good signature and the same signature with its last bit flipped, for
 /// checking a host before it is trusted ([`self_test`]). Asynchronous hosts
 /// answer these ahead of time (see [`Verifier::signature_requests`]).
 ///
@@ -72,7 +105,7 @@ pub struct Probe {
     pub alg: Alg,
     /// The public key.
     pub key: VerifyingKey,
-    /// The signed message ([`PROBE_MESSAGE`]).
+    /// The signed message ([`PROBE_MESSAGE`], or the RFC vector's).
     pub message: &'static [u8],
     /// A valid signature.
     pub good: Vec<u8>,
@@ -80,30 +113,58 @@ pub struct Probe {
     pub bad: Vec<u8>,
 }
 
-/// The RS256 and ES256 probes (keys and signatures made with Python `cryptography`).
+/// The probes: RS256 and ES256 (keys and signatures made with Python
+/// `cryptography`), EdDSA (RFC 8032 §7.1, TEST 3) and HS256, HS384, HS512
+/// (RFC 4231, Test Case 6).
 pub fn probes() -> Vec<Probe> {
     let decode = |s: &str| base64url::decode(s).unwrap_or_default();
+    let hmac = || VerifyingKey::hmac(&PROBE_HMAC_KEY);
     let keys = [
         (
             Alg::RS256,
             VerifyingKey::rsa(&decode(PROBE_RSA_N), &[1, 0, 1]),
-            PROBE_RSA_SIG,
+            PROBE_MESSAGE,
+            decode(PROBE_RSA_SIG),
         ),
         (
             Alg::ES256,
             VerifyingKey::ec("P-256", &decode(PROBE_EC_X), &decode(PROBE_EC_Y)),
-            PROBE_EC_SIG,
+            PROBE_MESSAGE,
+            decode(PROBE_EC_SIG),
+        ),
+        (
+            Alg::EdDSA,
+            VerifyingKey::ed25519(&hex(PROBE_ED25519_KEY).unwrap_or_default()),
+            PROBE_ED25519_MESSAGE,
+            hex(PROBE_ED25519_SIG).unwrap_or_default(),
+        ),
+        (
+            Alg::HS256,
+            hmac(),
+            PROBE_HMAC_MESSAGE,
+            hex(PROBE_HS256).unwrap_or_default(),
+        ),
+        (
+            Alg::HS384,
+            hmac(),
+            PROBE_HMAC_MESSAGE,
+            hex(PROBE_HS384).unwrap_or_default(),
+        ),
+        (
+            Alg::HS512,
+            hmac(),
+            PROBE_HMAC_MESSAGE,
+            hex(PROBE_HS512).unwrap_or_default(),
         ),
     ];
     keys.into_iter()
-        .filter_map(|(alg, key, sig)| {
-            let good = decode(sig);
+        .filter_map(|(alg, key, message, good)| {
             let mut bad = good.clone();
             *bad.last_mut()? ^= 1;
             Some(Probe {
                 alg,
                 key: key.ok()?,
-                message: PROBE_MESSAGE,
+                message,
                 good,
                 bad,
             })
@@ -111,9 +172,10 @@ pub fn probes() -> Vec<Probe> {
         .collect()
 }
 
-/// Checks a host before it is trusted: for RS256 and ES256 it must accept a
-/// known-good signature and refuse the same signature with one bit flipped
-/// (and the pure-Rust reference must agree on both). A host that declines a
+/// Checks a host before it is trusted: for every probe (RS256, ES256, EdDSA,
+/// HS256, HS384, HS512) it must accept a known-good signature and refuse the
+/// same signature with one bit flipped (and the pure-Rust reference must
+/// agree on both). A host that declines a
 /// key (`prepare` returns `None`) passes for that key: pure Rust handles it.
 ///
 /// ```
@@ -130,7 +192,7 @@ pub fn probes() -> Vec<Probe> {
 /// ```
 pub fn self_test(host: &mut dyn SignatureVerifier) -> Result<(), String> {
     let probes = probes();
-    if probes.len() != 2 {
+    if probes.len() != PROBE_COUNT {
         return Err(String::from("the probe vectors do not load"));
     }
     for Probe {
@@ -185,7 +247,7 @@ mod tests {
 
     impl SignatureVerifier for Reference {
         fn prepare(&mut self, key: &VerifyingKey) -> Option<u32> {
-            key.spki_der()?;
+            key.host_key()?;
             self.keys.push(key.clone());
             Some(self.keys.len() as u32 - 1)
         }
@@ -206,7 +268,102 @@ mod tests {
             calls: core::cell::Cell::new(0),
         };
         self_test(&mut host).unwrap();
-        assert_eq!(host.calls.get(), 4);
+        // A good and a bad signature for each of the 6 probes.
+        assert_eq!(host.calls.get(), 12);
+    }
+
+    /// A host that is right about everything except one algorithm, where it
+    /// says `answer`.
+    struct WrongAbout {
+        alg: Alg,
+        answer: Option<bool>,
+        reference: Reference,
+    }
+
+    impl SignatureVerifier for WrongAbout {
+        fn prepare(&mut self, key: &VerifyingKey) -> Option<u32> {
+            self.reference.prepare(key)
+        }
+        fn verify(&self, alg: Alg, handle: u32, input: &[u8], sig: &[u8]) -> Option<bool> {
+            if alg == self.alg {
+                return self.answer;
+            }
+            self.reference.verify(alg, handle, input, sig)
+        }
+        fn name(&self) -> &'static str {
+            "wrong"
+        }
+    }
+
+    #[test]
+    fn a_host_wrong_about_one_algorithm_fails() {
+        for (alg, answer, expected) in [
+            (
+                Alg::EdDSA,
+                Some(true),
+                "wrong accepted a bad EdDSA signature (Some(true))",
+            ),
+            (
+                Alg::EdDSA,
+                None,
+                "wrong refused a good EdDSA signature (None)",
+            ),
+            (
+                Alg::HS256,
+                Some(true),
+                "wrong accepted a bad HS256 signature (Some(true))",
+            ),
+            (
+                Alg::HS384,
+                Some(false),
+                "wrong refused a good HS384 signature (Some(false))",
+            ),
+            (
+                Alg::HS512,
+                Some(true),
+                "wrong accepted a bad HS512 signature (Some(true))",
+            ),
+        ] {
+            let mut host = WrongAbout {
+                alg,
+                answer,
+                reference: Reference {
+                    keys: alloc::vec::Vec::new(),
+                    calls: core::cell::Cell::new(0),
+                },
+            };
+            assert_eq!(self_test(&mut host).unwrap_err(), expected);
+        }
+    }
+
+    #[test]
+    fn the_probes_are_the_rfc_vectors() {
+        let probes = probes();
+        let algs: Vec<Alg> = probes.iter().map(|p| p.alg).collect();
+        assert_eq!(
+            algs,
+            [
+                Alg::RS256,
+                Alg::ES256,
+                Alg::EdDSA,
+                Alg::HS256,
+                Alg::HS384,
+                Alg::HS512
+            ]
+        );
+        // RFC 8032 §7.1 TEST 3: the message is the two bytes af 82.
+        assert_eq!(probes[2].message, &[0xaf, 0x82]);
+        assert_eq!(probes[2].good.len(), 64);
+        // RFC 4231 Test Case 6: the HMAC lengths are the hash sizes.
+        let lengths: Vec<usize> = probes[3..].iter().map(|p| p.good.len()).collect();
+        assert_eq!(lengths, [32, 48, 64]);
+        for p in &probes {
+            assert_eq!(p.bad.len(), p.good.len());
+            assert_ne!(p.bad, p.good);
+        }
+        assert_eq!(hex("0aFf"), Some(alloc::vec![0x0a, 0xff]));
+        assert_eq!(hex("abc"), None);
+        assert_eq!(hex("zz"), None);
     }
 
     #[test]

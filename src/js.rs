@@ -2,12 +2,16 @@
 //!
 //! Every result crosses the boundary as one JSON string that the package's
 //! JavaScript parses with `JSON.parse` (measured faster than building JS objects
-//! from Rust field by field; numbers in `js/README.md`). A failure is thrown as
+//! from Rust field by field; numbers in `js/README.md`), except what the token
+//! itself holds: `verify` and `decode` return only the provider name or the
+//! warnings, and the package decodes the header and claims from the token,
+//! which the core has just parsed strictly (no JSON round trip). A failure is thrown as
 //! a JSON string `{"code","message"}`, which the package turns into a `JwtError`.
 //! Times are Unix seconds passed as `f64`, since a JS number is one.
 //!
 //! In Node the package passes [`HostCrypto`] (backed by `node:crypto`) for the
-//! core's host-crypto seam ([`crate::host`]) to policy verifiers. WebCrypto is
+//! core's host-crypto seam ([`crate::host`]) to policy verifiers: RSA, ECDSA,
+//! Ed25519 and HMAC. WebCrypto is
 //! asynchronous only, so `verifyAsync` answers the core's checks ahead of time
 //! ([`host_probes`] for the self-test, [`JsVerifier::signature_requests`] per
 //! token) and then offers ([`JsVerifier::offer_async_host`]) a host that looks
@@ -22,7 +26,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
-use crate::alg::{Alg, VerifyingKey};
+use crate::alg::{Alg, HostKey, VerifyingKey};
 use crate::decode::decode as decode_token;
 use crate::host::{SignatureVerifier, VerifierChoice};
 use crate::http::{Decision, Request};
@@ -34,14 +38,19 @@ use crate::{base64url, Error, ErrorCode, KeySet, KeySetOptions, VerifiedCache, V
 #[wasm_bindgen]
 extern "C" {
     /// Signature checks by the host (`js/src/node-crypto.js`, `js/src/webcrypto.js`):
-    /// `prepare(spkiDer)` returns a key handle or `undefined`,
+    /// `prepare(spkiDer, kind)` (a public key, `kind` as
+    /// [`VerifyingKey::kind`]) and `prepareSecret(secret)` (an HMAC secret,
+    /// only ever from an `oct` key) return a key handle or `undefined`;
     /// `verify(alg, handle, input, signature)` returns `true`, `false`, or
     /// `undefined` when it cannot answer. The byte arguments are views of the
     /// module's memory, valid during the call only (copy what you keep).
     pub type HostCrypto;
 
     #[wasm_bindgen(method)]
-    fn prepare(this: &HostCrypto, spki_der: &[u8]) -> Option<u32>;
+    fn prepare(this: &HostCrypto, spki_der: &[u8], kind: &str) -> Option<u32>;
+
+    #[wasm_bindgen(method, js_name = prepareSecret)]
+    fn prepare_secret(this: &HostCrypto, secret: &[u8]) -> Option<u32>;
 
     #[wasm_bindgen(method)]
     fn verify(
@@ -53,8 +62,8 @@ extern "C" {
     ) -> Option<bool>;
 }
 
-/// [`HostCrypto`] as the core's [`SignatureVerifier`] (RSA and ECDSA keys
-/// only), with the name explain output and `signatureChecker` show.
+/// [`HostCrypto`] as the core's [`SignatureVerifier`], with the name explain
+/// output and `signatureChecker` show.
 struct JsHost {
     host: HostCrypto,
     name: &'static str,
@@ -62,7 +71,10 @@ struct JsHost {
 
 impl SignatureVerifier for JsHost {
     fn prepare(&mut self, key: &VerifyingKey) -> Option<u32> {
-        self.host.prepare(&key.spki_der()?)
+        match key.host_key()? {
+            HostKey::Public(der) => self.host.prepare(&der, key.kind()),
+            HostKey::Secret(secret) => self.host.prepare_secret(secret),
+        }
     }
 
     fn verify(
@@ -117,12 +129,16 @@ pub fn error_codes() -> String {
     to_json(&codes)
 }
 
-/// Decodes a token without verifying it: `{"header","payload","warnings"}`.
-/// `now` (Unix seconds) only words the time warnings.
+/// Decodes a token without verifying it ([`crate::decode::decode`]: strict
+/// base64url and JSON, or throws) and returns its warnings as a JSON array.
+/// The header and payload are the token's own JSON, which the core just
+/// parsed strictly: the package decodes them from the token (native base64
+/// and `JSON.parse`) rather than through a JSON round trip. `now` (Unix
+/// seconds) only words the time warnings.
 #[wasm_bindgen]
 pub fn decode(token: &str, now: f64) -> Result<String, JsValue> {
     let decoded = decode_token(token, Some(seconds(now))).map_err(|e| thrown(&e))?;
-    Ok(to_json(&decoded))
+    Ok(to_json(&decoded.warnings))
 }
 
 /// Verifies a compact JWS with any payload: the core's JWS operation, the one
@@ -151,16 +167,22 @@ pub fn verify_jws(token: &str, jwk_json: &str) -> Result<String, JsValue> {
 
 /// The host self-test's probes ([`crate::host::probes`]), for hosts that must
 /// answer them ahead of time: a JSON array of
-/// `{"alg","spki","message","good","bad"}`, the bytes as unpadded base64url
-/// (`spki` is the DER `SubjectPublicKeyInfo` the self-test will `prepare`).
+/// `{"alg","kind","spki","message","good","bad"}`, the bytes as unpadded
+/// base64url (`spki` is the DER `SubjectPublicKeyInfo` the self-test will
+/// `prepare`, `kind` its [`VerifyingKey::kind`]). The HMAC probes are left
+/// out: asynchronous hosts take no secrets (pure Rust checks HMAC there).
 #[wasm_bindgen(js_name = hostProbes)]
 pub fn host_probes() -> String {
     let probes: Vec<Value> = crate::host::probes()
         .iter()
         .filter_map(|p| {
+            let HostKey::Public(spki) = p.key.host_key()? else {
+                return None;
+            };
             Some(json!({
                 "alg": p.alg.name(),
-                "spki": base64url::encode(&p.key.spki_der()?),
+                "kind": p.key.kind(),
+                "spki": base64url::encode(&spki),
                 "message": base64url::encode(p.message),
                 "good": base64url::encode(&p.good),
                 "bad": base64url::encode(&p.bad),
@@ -172,10 +194,12 @@ pub fn host_probes() -> String {
 
 /// Test hook (not part of the package's API; `js/test/host-differential.test.mjs`):
 /// the pure-Rust reference on one signature, with the key parsed from one JWK
-/// as a policy's keys are. Returns `{"spki","format","valid"}`: the key's DER
-/// `SubjectPublicKeyInfo` (base64url, `null` for keys no host prepares),
-/// whether [`crate::alg::check_format`] passed (only then is a host asked),
-/// and the reference verdict. Throws when the key is refused or `alg` unknown.
+/// as a policy's keys are (`oct` keys allowed, as under `allow_hmac`).
+/// Returns `{"spki","secret","format","valid"}`: the DER
+/// `SubjectPublicKeyInfo` a host gets for a public key (base64url, else
+/// `null`), whether the host gets an HMAC secret instead, whether
+/// [`crate::alg::check_format`] passed (only then is a host asked), and the
+/// reference verdict. Throws when the key is refused or `alg` unknown.
 #[wasm_bindgen(js_name = referenceSignatureCheck)]
 pub fn reference_signature_check(
     alg: &str,
@@ -185,14 +209,22 @@ pub fn reference_signature_check(
 ) -> Result<String, JsValue> {
     let alg = Alg::from_name(alg)
         .ok_or_else(|| thrown(&Error::new(ErrorCode::UnsupportedAlg, "unknown alg")))?;
-    let keys = KeySet::from_json(jwk_json, &KeySetOptions::default()).map_err(|e| thrown(&e))?;
+    let options = KeySetOptions {
+        allow_symmetric: true,
+        ..KeySetOptions::default()
+    };
+    let keys = KeySet::from_json(jwk_json, &options).map_err(|e| thrown(&e))?;
     let key = keys
         .keys()
         .first()
         .ok_or_else(|| thrown(&Error::new(ErrorCode::InvalidKey, "no usable key")))?
         .key();
     Ok(to_json(&json!({
-        "spki": key.spki_der().map(|der| base64url::encode(&der)),
+        "spki": match key.host_key() {
+            Some(HostKey::Public(der)) => Some(base64url::encode(&der)),
+            _ => None,
+        },
+        "secret": matches!(key.host_key(), Some(HostKey::Secret(_))),
         "format": crate::alg::check_format(alg, key, signature).is_ok(),
         "valid": crate::alg::verify_signature(alg, key, message, signature).is_ok(),
     })))
@@ -203,6 +235,12 @@ pub fn reference_signature_check(
 pub struct JsVerifier {
     verifier: Verifier,
     cache: Option<VerifiedCache>,
+    /// Bumped whenever a provider's keys may have changed (a key fetch's
+    /// answer or failure): verdicts the package reuses in JavaScript are
+    /// only reused under the generation they were reached in.
+    generation: u32,
+    /// [`JsVerifier::reuse_until`]: of the last successful `verify`.
+    last_reuse_until: Option<f64>,
 }
 
 #[wasm_bindgen]
@@ -225,7 +263,12 @@ impl JsVerifier {
         let cache = config
             .enabled
             .then(|| VerifiedCache::new(config.max_entries, config.max_bytes));
-        Ok(JsVerifier { verifier, cache })
+        Ok(JsVerifier {
+            verifier,
+            cache,
+            generation: 0,
+            last_reuse_until: None,
+        })
     }
 
     /// Offers a WebCrypto host later (the first `verifyAsync`), as the
@@ -303,8 +346,61 @@ impl JsVerifier {
         to_json(&self.verifier.warnings())
     }
 
-    /// Verifies a token (through the policy's cache, if enabled):
-    /// `{"provider","header","claims"}`, or throws the error.
+    /// The policy's cache limits as `[max_entries, max_bytes]`, or
+    /// `undefined` when its cache is off.
+    #[wasm_bindgen(getter, js_name = cacheLimits)]
+    pub fn cache_limits(&self) -> Option<Vec<f64>> {
+        let config = &self.verifier.policy().cache;
+        config
+            .enabled
+            .then(|| alloc::vec![config.max_entries as f64, config.max_bytes as f64])
+    }
+
+    /// Changes whenever a provider's keys may have changed: a verdict reused
+    /// in JavaScript ([`JsVerifier::reuse_until`]) only holds in the
+    /// generation it was reached in.
+    #[wasm_bindgen(getter)]
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// With the policy's cache on, until when (Unix seconds, exclusive) the
+    /// verdict of the last successful [`JsVerifier::verify`] may be reused
+    /// for the same token and path, in the same [`JsVerifier::generation`]
+    /// and from the `now` it was reached at; `undefined` when it may not be.
+    #[wasm_bindgen(getter, js_name = reuseUntil)]
+    pub fn reuse_until(&self) -> Option<f64> {
+        self.last_reuse_until
+    }
+
+    /// The reuse window of `verified`, reached at `now`: the time the core's
+    /// own cache keeps it ([`crate::claims::check_times`]: `exp` plus skew,
+    /// `max_age`), and no later than the freshness bound of the provider's
+    /// fetched keys (the core's cache drops a verdict once they go stale).
+    fn reuse_window(&self, verified: &crate::verify::Verified, now: i64) -> Option<f64> {
+        let provider = self.verifier.policy().providers.get(&verified.provider)?;
+        let mut trace = crate::explain::Trace::off();
+        let until = crate::claims::check_times(&verified.claims, provider, now, &mut trace).ok()?;
+        let keys_until = match self
+            .verifier
+            .key_sources()
+            .find(|(name, _)| *name == verified.provider)
+        {
+            Some((_, source)) if source.key_set().is_some() => source
+                .valid_until()
+                .map_or(f64::NEG_INFINITY, |t| t as f64 + 1.0),
+            _ => f64::INFINITY,
+        };
+        let until = until.min(keys_until);
+        (until > now as f64).then_some(until)
+    }
+
+    /// Verifies a token (through the policy's cache, if enabled) and returns
+    /// the name of the provider that accepted it, or throws the error. The
+    /// verified header and claims are the token's own JSON, which the core
+    /// parsed strictly before accepting it: the package decodes them from
+    /// the token (native base64 and one `JSON.parse`), so they do not make a
+    /// JSON round trip through the module.
     pub fn verify(
         &mut self,
         token: &str,
@@ -315,11 +411,16 @@ impl JsVerifier {
             now: seconds(now),
             path: path.as_deref(),
         };
+        self.last_reuse_until = None;
         let verified = self
             .verifier
             .verify_with_cache(token, &options, self.cache.as_mut())
             .map_err(|e| thrown(&e))?;
-        Ok(to_json(&verified))
+        self.last_reuse_until = match self.cache {
+            Some(_) => self.reuse_window(&verified, options.now),
+            None => None,
+        };
+        Ok(verified.provider)
     }
 
     /// The index in the policy's `rules` of the rule a request gets
@@ -388,6 +489,7 @@ impl JsVerifier {
         while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
             pairs.push((name, value));
         }
+        self.generation = self.generation.wrapping_add(1);
         let event = self
             .verifier
             .key_fetched(provider, seconds(now), status, &pairs, body)
@@ -411,6 +513,7 @@ impl JsVerifier {
                 "unknown failure kind",
             ))
         })?;
+        self.generation = self.generation.wrapping_add(1);
         let event = self
             .verifier
             .key_fetch_failed(provider, seconds(now), kind, detail)

@@ -101,7 +101,7 @@ impl<'a> UntrustedJws<'a> {
             }
         };
         let decode = |segment: &str, name: &str| {
-            base64url::decode(segment).ok_or_else(|| {
+            base64url::decode_public(segment).ok_or_else(|| {
                 err!(
                     Malformed,
                     "the {name} segment is not strict base64url (no padding, no whitespace, alphabet A-Z a-z 0-9 - _)"

@@ -50,7 +50,8 @@ export function errorCodeList() {
 export function decode(token, options = {}) {
   assertReady();
   text(token, 'token');
-  const { header, payload, warnings } = JSON.parse(call(() => wasmDecode(token, seconds(options.now))));
+  const warnings = JSON.parse(call(() => wasmDecode(token, seconds(options.now))));
+  const { header, claims: payload } = tokenParts(token);
   return { header, payload, warnings };
 }
 
@@ -83,6 +84,34 @@ export function verifyJws(token, jwkOrJwks) {
 
 const utf8 = new TextEncoder();
 
+const utf8Decoder = new TextDecoder();
+
+/** One base64url segment of a token as JSON (Node's native base64 where there is Buffer). */
+const segmentJson = globalThis.Buffer
+  ? (segment) => JSON.parse(globalThis.Buffer.from(segment, 'base64url').toString('utf8'))
+  : (segment) => JSON.parse(utf8Decoder.decode(bytes(segment)));
+
+/**
+ * The header and claims of a token the core decoded or accepted: the token's
+ * own JSON, which the core parsed strictly (canonical base64url, UTF-8, no
+ * duplicate members, bounded depth) first, so decoding it again here gives
+ * the values the core checked.
+ */
+function tokenParts(token) {
+  const first = token.indexOf('.');
+  const second = token.indexOf('.', first + 1);
+  return { header: segmentJson(token.slice(0, first)), claims: segmentJson(token.slice(first + 1, second)) };
+}
+
+/** Freezes a parsed JSON value and everything in it (a reused verdict is shared between calls). */
+function deepFreeze(value) {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const key of Object.keys(value)) deepFreeze(value[key]);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /** A verifier for one policy; build it once and reuse it (the key sets are parsed here). */
 export class Verifier {
   #inner;
@@ -92,6 +121,16 @@ export class Verifier {
   #webCrypto;
   /** Fetches remote keys (`remote_jwks`, `discovery`); undefined without them. */
   #keys;
+  /**
+   * With the policy's cache on: verdicts of the core reused in JavaScript, by
+   * token: { path, result, since, until, generation, bytes }. A verdict is
+   * reused only for the same path, while since <= now < until (the core's
+   * reuse window: exp plus skew, max_age, the freshness of fetched keys) and
+   * while the core's key generation is unchanged; otherwise the core decides.
+   */
+  #reuse;
+  #reuseBytes = 0;
+  #reuseLimits;
 
   /**
    * `options.hostCrypto`: "auto" (default): node:crypto where the platform has
@@ -115,6 +154,8 @@ export class Verifier {
     }
     const syncHost = choice === 'auto' ? hostCrypto : undefined;
     this.#inner = call(() => new JsVerifier(json, syncHost?.()));
+    this.#reuseLimits = this.#inner.cacheLimits;
+    if (this.#reuseLimits !== undefined) this.#reuse = new Map();
     if (syncHost === undefined) this.#subtle = subtle ?? globalThis.crypto?.subtle ?? null;
     if (this.#inner.hasRemoteKeys) this.#keys = new KeyRefresher(this.#inner, options ?? {});
   }
@@ -141,8 +182,9 @@ export class Verifier {
   }
 
   /**
-   * Who checks RSA and ECDSA signatures: "node:crypto" (Node), "WebCrypto"
-   * (after the first verifyAsync, where it is used) or "pure Rust".
+   * Who checks signatures: "node:crypto" (Node: RSA, ECDSA, Ed25519, HMAC),
+   * "WebCrypto" (after the first verifyAsync, where it is used: RSA, ECDSA and
+   * Ed25519 where the runtime has it) or "pure Rust".
    */
   get signatureChecker() {
     return this.#inner.signatureChecker;
@@ -153,10 +195,56 @@ export class Verifier {
     return JSON.parse(this.#inner.warnings());
   }
 
-  /** Verifies `token`; returns { provider, header, claims } or throws JwtError. */
+  /**
+   * Verifies `token`; returns { provider, header, claims } or throws JwtError.
+   * With the policy's cache on, the result is frozen and shared by the calls
+   * that reuse the verdict (see #reuse).
+   */
   verify(token, options = {}) {
     text(token, 'token');
-    return this.#withKeys(() => JSON.parse(call(() => this.#inner.verify(token, seconds(options.now), options.path))));
+    const now = seconds(options.now);
+    const path = options.path;
+    return this.#withKeys(() => this.#reused(token, path, now) ?? this.#verifyInCore(token, path, now));
+  }
+
+  /** A verdict of the core reusable for this token, path and time, or undefined. */
+  #reused(token, path, now) {
+    const entry = this.#reuse?.get(token);
+    if (entry === undefined) return undefined;
+    if (entry.path === path && entry.since <= now && now < entry.until && entry.generation === this.#inner.generation) {
+      return entry.result;
+    }
+    this.#forget(token, entry);
+    return undefined;
+  }
+
+  #forget(token, entry) {
+    this.#reuse.delete(token);
+    this.#reuseBytes -= entry.bytes;
+  }
+
+  /** The core's verification; with the cache on, its verdict is kept for reuse. */
+  #verifyInCore(token, path, now) {
+    const provider = call(() => this.#inner.verify(token, now, path));
+    const { header, claims } = tokenParts(token);
+    const result = { provider, header, claims };
+    if (this.#reuse === undefined) return result;
+    deepFreeze(result);
+    const until = this.#inner.reuseUntil;
+    if (until === undefined) return result;
+    const [maxEntries, maxBytes] = this.#reuseLimits;
+    // About what the core's cache counts: the token, and its claims once more.
+    const bytes = 2 * token.length + 128;
+    if (bytes > maxBytes || maxEntries === 0) return result;
+    const old = this.#reuse.get(token);
+    if (old !== undefined) this.#forget(token, old);
+    for (const [oldest, entry] of this.#reuse) {
+      if (this.#reuse.size < maxEntries && this.#reuseBytes + bytes <= maxBytes) break;
+      this.#forget(oldest, entry); // oldest first: a Map iterates in insertion order
+    }
+    this.#reuse.set(token, { path, result, since: now, until, generation: this.#inner.generation, bytes });
+    this.#reuseBytes += bytes;
+    return result;
   }
 
   /**
@@ -226,8 +314,12 @@ export class Verifier {
   async #offerWebCrypto() {
     if (!this.#inner.hostCryptoAllowed) return undefined; // "signature_verifier": "rust"
     const host = webCryptoHost(this.#subtle ?? undefined);
-    const probes = JSON.parse(hostProbes()).flatMap((p) => {
-      const handle = host.prepare(bytes(p.spki)); // the self-test prepares the same key: same handle
+    const probeList = JSON.parse(hostProbes());
+    const ed25519 = probeList.find((p) => p.kind === 'OKP Ed25519');
+    if (ed25519 && this.#subtle) await host.detectEd25519(bytes(ed25519.spki));
+    const probes = probeList.flatMap((p) => {
+      const handle = host.prepare(bytes(p.spki), p.kind); // the self-test prepares the same key: same handle
+      if (handle === undefined) return []; // declined: the self-test skips it, pure Rust checks such keys
       const input = bytes(p.message);
       return [p.good, p.bad].map((s) => ({ alg: p.alg, handle, input, signature: bytes(s) }));
     });

@@ -1,47 +1,74 @@
-// The host crypto of the Node entry point: node:crypto (OpenSSL) checks RSA and
-// ECDSA signatures for the core, which is several times faster than pure Rust in
-// wasm. The core has already chosen the key, checked the alg and the signature's
-// length and format; it self-tests this object before trusting it (src/host.rs),
-// and any answer other than true/false falls back to pure Rust.
-import { constants, createPublicKey, verify } from 'node:crypto';
+// The host crypto of the Node entry point: node:crypto (OpenSSL) checks RSA,
+// ECDSA, Ed25519 and HMAC signatures for the core, which is several times
+// faster than pure Rust in wasm. The core has already chosen the key (from the
+// policy, never from the token), checked that it fits the alg and the
+// signature's length and format; it self-tests this object with known-answer
+// vectors before trusting it (src/host.rs), and any answer other than
+// true/false falls back to pure Rust. Each handle remembers what kind of key it
+// is, and `verify` answers only for the algorithms of that kind: an HMAC secret
+// comes only from `prepareSecret` (an `oct` key), so no public key is ever
+// used as an HMAC secret, whatever the alg.
+import { constants, createHmac, createPublicKey, createSecretKey, timingSafeEqual, verify } from 'node:crypto';
 
 const HASH = { 256: 'sha256', 384: 'sha384', 512: 'sha512' };
 const HASH_BYTES = { 256: 32, 384: 48, 512: 64 };
-
-/** Signing options per JWS alg (RFC 7518 §3): ECDSA signatures are raw r || s. */
-function options(alg, key) {
-  const bits = alg.slice(2);
-  switch (alg.slice(0, 2)) {
-    case 'RS':
-      return { key, padding: constants.RSA_PKCS1_PADDING };
-    case 'PS':
-      // The salt is exactly as long as the hash (RFC 7518 §3.5), as in the core.
-      return { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: HASH_BYTES[bits] };
-    case 'ES':
-      return { key, dsaEncoding: 'ieee-p1363' };
-    default:
-      return undefined;
-  }
-}
+/** The node:crypto key type (`asymmetricKeyType`, or "secret") each alg family needs. */
+const KEY_TYPE = { RS: 'rsa', PS: 'rsa', ES: 'ec', Ed: 'ed25519', HS: 'secret' };
 
 /** A fresh host for one verifier: its own key table. */
 export function nodeCrypto() {
-  const keys = [];
+  const keys = []; // handle -> { key: KeyObject, type, options? }
+  const add = (key, type) => {
+    keys.push({ key, type, options: type === 'ec' ? { key, dsaEncoding: 'ieee-p1363' } : undefined });
+    return keys.length - 1;
+  };
   return {
+    /** A public key (DER SubjectPublicKeyInfo: RSA, EC, Ed25519). */
     prepare(spkiDer) {
       try {
-        keys.push(createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' }));
-        return keys.length - 1;
+        const key = createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' });
+        return add(key, key.asymmetricKeyType);
       } catch {
         return undefined; // pure Rust verifies this key's signatures
       }
     },
-    verify(alg, handle, signingInput, signature) {
-      const key = keys[handle];
-      const opts = key && options(alg, key);
-      if (!opts) return undefined;
+    /** An HMAC secret (only ever from an `oct` key). */
+    prepareSecret(secret) {
       try {
-        return verify(HASH[alg.slice(2)], signingInput, opts, signature);
+        return add(createSecretKey(Buffer.from(secret)), 'secret');
+      } catch {
+        return undefined;
+      }
+    },
+    verify(alg, handle, signingInput, signature) {
+      const entry = keys[handle];
+      const family = alg.slice(0, 2);
+      if (entry === undefined || KEY_TYPE[family] !== entry.type) return undefined;
+      const bits = alg.slice(2);
+      try {
+        switch (family) {
+          case 'HS': {
+            // Constant time: a computed MAC against the signature (same length, checked by the core).
+            const mac = createHmac(HASH[bits], entry.key).update(signingInput).digest();
+            return mac.length === signature.length && timingSafeEqual(mac, signature);
+          }
+          case 'Ed':
+            return alg === 'EdDSA' ? verify(null, signingInput, entry.key, signature) : undefined;
+          case 'RS':
+            return verify(HASH[bits], signingInput, { key: entry.key, padding: constants.RSA_PKCS1_PADDING }, signature);
+          case 'PS':
+            // The salt is exactly as long as the hash (RFC 7518 §3.5), as in the core.
+            return verify(HASH[bits], signingInput, {
+              key: entry.key,
+              padding: constants.RSA_PKCS1_PSS_PADDING,
+              saltLength: HASH_BYTES[bits],
+            }, signature);
+          case 'ES':
+            // JWS ECDSA signatures are raw r || s.
+            return verify(HASH[bits], signingInput, entry.options, signature);
+          default:
+            return undefined;
+        }
       } catch {
         return undefined;
       }

@@ -1,6 +1,7 @@
 // The host crypto of `verifyAsync` where node:crypto is absent (browsers,
-// workers; in Node on request): WebCrypto (`crypto.subtle`) checks RSA and
-// ECDSA signatures for the core. WebCrypto only answers asynchronously and the
+// workers; in Node on request): WebCrypto (`crypto.subtle`) checks RSA, ECDSA
+// and, where the runtime has it, Ed25519 signatures for the core (HMAC stays in
+// pure Rust: no secret is handed to this host). WebCrypto only answers asynchronously and the
 // core's host seam is synchronous, so the answers are computed ahead of time
 // (for the checks the core says it will ask: `signatureRequests`, and the
 // self-test's probes) and the host's `verify` only looks them up during the
@@ -14,8 +15,9 @@ const HASH_BYTES = { 256: 32, 384: 48, 512: 64 };
 const CURVE = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' };
 const PROBE = Symbol('probe');
 
-/** WebCrypto's import and verify parameters for a JWS alg (RFC 7518 §3), or undefined. */
+/** WebCrypto's import and verify parameters for a JWS alg (RFC 7518 §3, RFC 8037), or undefined. */
 function params(alg) {
+  if (alg === 'EdDSA') return { key: { name: 'Ed25519' }, check: { name: 'Ed25519' } };
   const bits = alg.slice(2);
   const hash = HASH[bits];
   if (hash === undefined) return undefined;
@@ -57,6 +59,7 @@ export function webCryptoHost(subtle) {
   const cryptoKeys = new Map(); // "alg handle" -> Promise<CryptoKey>
   let answers; // during withAnswers() only: a Map, or PROBE during attempt()
   let asked = false; // during attempt(): whether the core asked for a check
+  let ed25519 = false; // whether this runtime's WebCrypto has Ed25519 (detectEd25519)
 
   /** The CryptoKey for a handle and alg, imported once (the alg fixes the hash). */
   function cryptoKey(alg, handle, keyParams) {
@@ -85,8 +88,13 @@ export function webCryptoHost(subtle) {
   return {
     name: 'WebCrypto',
 
-    /** The core's seam: remembers the key (one handle per distinct key) and returns its handle. */
-    prepare(spkiDer) {
+    /**
+     * The core's seam: remembers the key (one handle per distinct key) and
+     * returns its handle. An Ed25519 key gets none (pure Rust checks it)
+     * unless detectEd25519() found Ed25519 in this runtime.
+     */
+    prepare(spkiDer, kind) {
+      if (kind === 'OKP Ed25519' && !ed25519) return undefined;
       const id = binary(spkiDer);
       let handle = handles.get(id);
       if (handle === undefined) {
@@ -95,6 +103,27 @@ export function webCryptoHost(subtle) {
         handles.set(id, handle);
       }
       return handle;
+    },
+
+    /** The core's seam: HMAC secrets are not taken (pure Rust checks HMAC). */
+    prepareSecret() {
+      return undefined;
+    },
+
+    /**
+     * Finds out whether this runtime's WebCrypto verifies Ed25519 (Node >= 18.4,
+     * workerd, recent browsers), by importing `spkiDer` (the self-test's
+     * Ed25519 key); before the host is offered. The self-test then decides
+     * whether its answers are right.
+     */
+    async detectEd25519(spkiDer) {
+      try {
+        await subtle.importKey('spki', spkiDer, { name: 'Ed25519' }, false, ['verify']);
+        ed25519 = true;
+      } catch {
+        ed25519 = false;
+      }
+      return ed25519;
     },
 
     /** The core's seam: the answer computed ahead of time, or undefined (then pure Rust decides). */
@@ -136,10 +165,11 @@ export function webCryptoHost(subtle) {
      * Runs the synchronous `fn` with a host that answers "no" to every check
      * and notes whether it was asked. When it was not, `fn`'s outcome is the
      * verdict (a cached token, a token refused before its signature, an
-     * EdDSA or HMAC token: nothing for WebCrypto to do). When it was, the
-     * outcome is to be thrown away: the core never accepts a token after such
-     * a "no" (every RSA and ECDSA key has a handle here, so no other key of
-     * the token's alg can accept it), so nothing was cached either.
+     * HMAC token, an EdDSA token without Ed25519 here: nothing for WebCrypto
+     * to do). When it was, the outcome is to be thrown away: the core never
+     * accepts a token after such a "no" (either every key of a kind has a
+     * handle here or none has, so no other key of the token's alg can accept
+     * it), so nothing was cached either.
      * Returns { asked, ok, value } or { asked, ok: false, error }.
      */
     attempt(fn) {

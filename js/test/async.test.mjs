@@ -9,14 +9,19 @@ import { createVerifier, JwtError } from 'jwtgate';
 import { ALL_ALGS, ASYMMETRIC, NOW, claims, flipSignatureBit, keyFor, policyFor, sign } from './helpers.mjs';
 
 const WEBCRYPTO = { hostCrypto: 'webcrypto' };
-const native = (alg) => /^(RS|PS|ES)/.test(alg);
+/** The algorithms WebCrypto checks (Node's WebCrypto has Ed25519); HMAC stays in pure Rust. */
+const native = (alg) => /^(RS|PS|ES)/.test(alg) || alg === 'EdDSA';
 
-/** A SubtleCrypto that counts its calls and may rewrite verify's answer. */
-function spy(rewrite = (valid) => valid) {
+/**
+ * A SubtleCrypto that counts its calls and may rewrite verify's answer;
+ * `ed25519: false` plays a runtime without Ed25519 (importKey refuses it).
+ */
+function spy(rewrite = (valid) => valid, { ed25519 = true } = {}) {
   const calls = { importKey: 0, verify: 0 };
   const subtle = {
     importKey: (...args) => {
       calls.importKey++;
+      if (!ed25519 && args[2]?.name === 'Ed25519') return Promise.reject(new DOMException('Unrecognized name.', 'NotSupportedError'));
       return crypto.subtle.importKey(...args);
     },
     verify: async (params, key, signature, data) => {
@@ -59,7 +64,7 @@ test('in Node, verifyAsync is the synchronous node:crypto path by default', asyn
 });
 
 for (const cache of [true, false]) {
-  test(`WebCrypto checks RSA and ECDSA only, imports each key once per alg, and is asked once per token (cache ${cache ? 'on' : 'off'})`, async () => {
+  test(`WebCrypto checks RSA, ECDSA and Ed25519 only, imports each key once per alg, and is asked once per token (cache ${cache ? 'on' : 'off'})`, async () => {
     const keys = await Promise.all(ALL_ALGS.map((alg) => keyFor(alg)));
     const { subtle, calls } = spy();
     const verifier = createVerifier(policyFor(keys, {}, { cache: { enabled: cache } }), { ...WEBCRYPTO, subtle });
@@ -68,33 +73,35 @@ for (const cache of [true, false]) {
       for (const [i, key] of keys.entries()) {
         const before = { ...calls };
         assert.equal((await verifier.verifyAsync(tokens[i], { now: NOW })).header.alg, key.alg);
-        // The first call also answers the self-test's probes (2 keys, 4 signatures);
-        // a token the cache holds needs no check.
+        // The first call also answers the self-test's probes (3 keys, 6 signatures;
+        // one more import finds out whether Ed25519 is there); a token the
+        // cache holds needs no check.
         const first = before.verify === 0;
         const checked = native(key.alg) && (round === 1 || !cache) ? 1 : 0;
-        assert.equal(calls.verify - before.verify, checked + (first ? 4 : 0), `${key.alg}: WebCrypto checks (round ${round})`);
+        assert.equal(calls.verify - before.verify, checked + (first ? 6 : 0), `${key.alg}: WebCrypto checks (round ${round})`);
         const imported = round === 1 ? checked : 0;
-        assert.equal(calls.importKey - before.importKey, imported + (first ? 2 : 0), `${key.alg}: keys imported (round ${round})`);
+        assert.equal(calls.importKey - before.importKey, imported + (first ? 4 : 0), `${key.alg}: keys imported (round ${round})`);
       }
     }
     const rsaOrEc = ASYMMETRIC.filter(native).length;
-    assert.equal(calls.verify, 4 + (cache ? 1 : 2) * rsaOrEc);
+    assert.equal(calls.verify, 6 + (cache ? 1 : 2) * rsaOrEc);
   });
 }
 
 test('the WebCrypto answers are what the core uses (a host saying "no" refuses valid tokens)', async () => {
-  const probe = new TextEncoder().encode('jwtgate host crypto probe');
+  // The self-test's messages: the RSA/ECDSA probe's, and RFC 8032 §7.1 TEST 3's (Ed25519).
+  const probes = [new TextEncoder().encode('jwtgate host crypto probe'), Uint8Array.of(0xaf, 0x82)];
   const sameBytes = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
   // Honest on the self-test's probes, "no" to everything else.
-  const { subtle } = spy((valid, data) => valid && sameBytes(new Uint8Array(data), probe));
-  for (const alg of ['RS256', 'PS384', 'ES512', 'EdDSA']) {
+  const { subtle } = spy((valid, data) => valid && probes.some((p) => sameBytes(new Uint8Array(data), p)));
+  for (const alg of ['RS256', 'PS384', 'ES512', 'EdDSA', 'HS256']) {
     const key = await keyFor(alg);
     const verifier = createVerifier(policyFor([key]), { ...WEBCRYPTO, subtle });
     const token = await sign(key);
     if (native(alg)) {
       await rejectsWith(verifier.verifyAsync(token, { now: NOW }), 'bad_signature');
     } else {
-      assert.equal((await verifier.verifyAsync(token, { now: NOW })).provider, 'main', 'EdDSA stays in pure Rust');
+      assert.equal((await verifier.verifyAsync(token, { now: NOW })).provider, 'main', 'HMAC stays in pure Rust');
     }
     assert.equal(verifier.signatureChecker, 'WebCrypto');
     assert.equal(verifier.verify(token, { now: NOW }).provider, 'main', 'verify() asks no host answers: pure Rust');
@@ -190,4 +197,44 @@ test('the browser entry point: verifyAsync uses WebCrypto, verify stays pure Rus
 
 test('hostCrypto must be "auto" or "webcrypto"', () => {
   assert.throws(() => createVerifier({ providers: {} }, { hostCrypto: 'openssl' }), TypeError);
+});
+
+test('a WebCrypto without Ed25519: EdDSA in pure Rust, RSA and ECDSA still with WebCrypto', async () => {
+  const ed = await keyFor('EdDSA');
+  const rs = await keyFor('RS256');
+  const { subtle, calls } = spy(undefined, { ed25519: false });
+  for (const signature_verifier of ['auto', 'host']) {
+    const verifier = createVerifier(policyFor([ed, rs], {}, { signature_verifier }), { ...WEBCRYPTO, subtle });
+    const edToken = await sign(ed);
+    const before = calls.verify;
+    assert.equal((await verifier.verifyAsync(edToken, { now: NOW })).claims.sub, 'user-1');
+    // Only the RSA and ECDSA probes were asked (4 signatures), nothing for the EdDSA token.
+    assert.equal(calls.verify - before, 4);
+    assert.equal(verifier.signatureChecker, 'WebCrypto');
+    await rejectsWith(verifier.verifyAsync(flipSignatureBit(edToken), { now: NOW }), 'bad_signature');
+    const rsToken = await sign(rs);
+    assert.equal((await verifier.verifyAsync(rsToken, { now: NOW })).provider, 'main');
+    assert.equal(calls.verify - before, 5, 'the RS256 token was checked by WebCrypto');
+    assert.deepEqual(verifier.warnings, []);
+  }
+});
+
+test('a WebCrypto wrong about Ed25519 alone fails the self-test (RFC 8032 probe)', async () => {
+  const key = await keyFor('EdDSA');
+  const token = await sign(key);
+  // Right about RSA and ECDSA, "yes" to every Ed25519 signature.
+  const { subtle } = spy();
+  const liar = {
+    ...subtle,
+    verify: async (params, k, signature, data) => (params.name === 'Ed25519' ? true : subtle.verify(params, k, signature, data)),
+  };
+  const strict = createVerifier(policyFor([key], {}, { signature_verifier: 'host' }), { ...WEBCRYPTO, subtle: liar });
+  await assert.rejects(strict.verifyAsync(token, { now: NOW }), (err) => {
+    assert.equal(err.code, 'invalid_config');
+    assert.match(err.message, /WebCrypto accepted a bad EdDSA signature/);
+    return true;
+  });
+  const lenient = createVerifier(policyFor([key]), { ...WEBCRYPTO, subtle: liar });
+  await rejectsWith(lenient.verifyAsync(flipSignatureBit(token), { now: NOW }), 'bad_signature');
+  assert.equal(lenient.signatureChecker, 'pure Rust');
 });

@@ -335,7 +335,8 @@ test('examples/browser.html: decode, verify with the example policy, with a JWK 
   v = await inspect(token);
   assert.equal(v.className, 'ok', v.text);
   assert.match(v.text, /accepted by provider "example" for \/orders/);
-  const report = jwtgate.createVerifier(EXAMPLE_POLICY).explain(token, { path: '/orders', now: NOW });
+  // The browser's synchronous path is pure Rust: so is Node's with hostCrypto "webcrypto".
+  const report = jwtgate.createVerifier(EXAMPLE_POLICY, { hostCrypto: 'webcrypto' }).explain(token, { path: '/orders', now: NOW });
   const rows = await page.locator('#checks tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
   assert.deepEqual(rows, report.checks.map((c) => [c.ok ? '✓' : '✗', c.check, c.detail]), 'the page shows the core report');
   mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
@@ -393,7 +394,7 @@ test('examples/worker.html + worker.mjs: a module worker verifies the token and 
   const token = await exampleToken(now, { roles: ['admin'] });
   const expected = verifier.verify(token, { path: '/orders' });
   const answer = await ask(token, '/orders');
-  // verifyAsync offered WebCrypto (it checks RSA/ECDSA; this Ed25519 key stays in pure Rust).
+  // verifyAsync offered WebCrypto (RSA, ECDSA, and Ed25519 where Chromium has it).
   assert.deepEqual(answer, { id: 2, ok: true, ...expected, signatureChecker: 'WebCrypto' });
 
   const expired = await exampleToken(now, { iat: now - 7230, exp: now - 3630 });
@@ -407,5 +408,42 @@ test('examples/worker.html + worker.mjs: a module worker verifies the token and 
   })();
   assert.ok(nodeError instanceof jwtgate.JwtError);
   assert.deepEqual(refusal, { id: 3, ok: false, code: 'expired', message: nodeError.message });
+  assert.deepEqual(problems, []);
+});
+
+test('in Chromium, verifyAsync checks Ed25519 with WebCrypto where the browser has it (RFC 8032 probe), else in pure Rust', { timeout: 60_000 }, async (t) => {
+  const key = await keyFor('EdDSA');
+  const token = await sign(key);
+  const bad = flipSignatureBit(token);
+  const policy = policyFor([key], {}, { signature_verifier: 'host' });
+  const { page, problems } = await openPage(t, '/test/blank.html');
+  const seen = await page.evaluate(
+    async ({ policy, token, bad, now }) => {
+      const m = await import('/src/browser.js');
+      await m.init();
+      // Does this browser's WebCrypto have Ed25519 at all? (asked directly, not through jwtgate)
+      const x = Uint8Array.from(atob(policy.providers.main.jwks.keys[0].x.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+      const native = await crypto.subtle.importKey('raw', x, { name: 'Ed25519' }, false, ['verify']).then(() => true, () => false);
+      const calls = [];
+      const subtle = {
+        importKey: (...a) => crypto.subtle.importKey(...a),
+        verify: (params, ...rest) => {
+          calls.push(params.name);
+          return crypto.subtle.verify(params, ...rest);
+        },
+      };
+      const v = m.createVerifier(policy, { subtle });
+      const ok = await v.verifyAsync(token, { now });
+      const refused = await v.verifyAsync(bad, { now }).then(() => 'accepted', (e) => e.code);
+      return { native, sub: ok.claims.sub, refused, checker: v.signatureChecker, ed25519Calls: calls.filter((n) => n === 'Ed25519').length };
+    },
+    { policy, token, bad, now: NOW },
+  );
+  t.diagnostic(JSON.stringify(seen));
+  assert.equal(seen.sub, 'user-1');
+  assert.equal(seen.refused, 'bad_signature');
+  assert.equal(seen.checker, 'WebCrypto');
+  // With Ed25519: the self-test's good and bad probe, then the two tokens. Without: none at all.
+  assert.equal(seen.ed25519Calls, seen.native ? 4 : 0);
   assert.deepEqual(problems, []);
 });

@@ -1,14 +1,16 @@
 // Host crypto against the pure-Rust reference, on Project Wycheproof's RSA
-// PKCS#1 v1.5, RSA-PSS (the JWS parameters) and ECDSA (raw r || s) vectors
-// (../shared/vectors/wycheproof/, as tests/wycheproof.rs reads them).
+// PKCS#1 v1.5, RSA-PSS (the JWS parameters), ECDSA (raw r || s), Ed25519 and
+// HMAC vectors (../shared/vectors/wycheproof/, as tests/wycheproof.rs reads them).
 //
 // For each vector, three answers: the reference (`referenceSignatureCheck`, a
 // test hook running the core's check_format + verify_signature with the key
 // parsed from the group's JWK as a policy's keys are), and the answers of the
 // package's own host objects, node:crypto (src/node-crypto.js) and WebCrypto
 // (src/webcrypto.js), on the key prepared from the SPKI DER the core gives
-// them. The core asks a host only after check_format passed, so hosts are only
-// compared there. A host that accepts what the reference refuses would be a
+// them (an HMAC secret for `oct` keys, which only node:crypto takes). The core
+// asks a host only after check_format passed, so hosts are only compared there
+// (HMAC keys shorter than the hash and truncated tags are refused there, RFC
+// 7518 §3.2, whatever Wycheproof calls them). A host that accepts what the reference refuses would be a
 // forgery the fallback cannot catch: that must never happen. Any other
 // disagreement fails too, and Wycheproof's valid/invalid must hold on every path.
 import { test } from 'node:test';
@@ -53,6 +55,9 @@ function ecJwk(group) {
   return { kty: 'EC', crv, x: fixed(wx), y: fixed(wy) };
 }
 
+/** Per-vector key and signature for MAC files: the key is in each test. */
+const mac = { jwkOf: (t) => ({ kty: 'oct', k: Buffer.from(t.key, 'hex').toString('base64url') }), sigOf: (t) => t.tag };
+
 const FILES = [
   ['rsa_signature_2048_sha256_test.json', 'RS256', (g) => rsaJwk(g.keyJwk)],
   ['rsa_signature_2048_sha384_test.json', 'RS384', (g) => rsaJwk(g.keyJwk)],
@@ -63,12 +68,16 @@ const FILES = [
   ['ecdsa_secp256r1_sha256_p1363_test.json', 'ES256', ecJwk],
   ['ecdsa_secp384r1_sha384_p1363_test.json', 'ES384', ecJwk],
   ['ecdsa_secp521r1_sha512_p1363_test.json', 'ES512', ecJwk],
+  ['ed25519_test.json', 'EdDSA', (g) => ({ kty: 'OKP', crv: 'Ed25519', x: g.publicKeyJwk.x })],
+  ['hmac_sha256_test.json', 'HS256', undefined, undefined, mac],
+  ['hmac_sha384_test.json', 'HS384', undefined, undefined, mac],
+  ['hmac_sha512_test.json', 'HS512', undefined, undefined, mac],
 ];
 
 const HOSTS = ['node:crypto', 'WebCrypto'];
 const rows = [];
 
-for (const [file, alg, jwkOf, pss] of FILES) {
+for (const [file, alg, jwkOf, pss, perTest] of FILES) {
   test(`${file} (${alg}): node:crypto, WebCrypto and pure Rust agree on every vector`, async () => {
     const doc = load(file);
     const tally = { vectors: 0, keyRefused: 0, formatRefused: 0, compared: 0, declined: { 'node:crypto': 0, WebCrypto: 0 } };
@@ -82,12 +91,13 @@ for (const [file, alg, jwkOf, pss] of FILES) {
         const [sha, sLen] = pss;
         assert.ok(group.sha === sha && group.mgf === 'MGF1' && group.mgfSha === sha && group.sLen === sLen, `${file}: a group with other PSS parameters`);
       }
-      const jwk = JSON.stringify(jwkOf(group));
+      const groupJwk = perTest ? undefined : JSON.stringify(jwkOf(group));
       const handles = {};
       for (const t of group.tests) {
         tally.vectors++;
+        const jwk = groupJwk ?? JSON.stringify(perTest.jwkOf(t));
         const msg = hex(t.msg);
-        const sig = hex(t.sig);
+        const sig = hex(perTest ? perTest.sigOf(t) : t.sig);
         const where = `tcId ${t.tcId} (${t.result}, ${t.comment || 'no comment'}, ${t.flags?.join(' ') ?? ''})`;
         let reference;
         try {
@@ -101,12 +111,25 @@ for (const [file, alg, jwkOf, pss] of FILES) {
         const verdicts = { 'pure Rust': reference.valid };
         if (!reference.format) {
           tally.formatRefused++; // refused before any host would be asked
+          if (perTest) continue; // an HMAC key or tag jwtgate refuses by policy (RFC 7518 §3.2)
         } else {
-          assert.ok(reference.spki, `${file}: an RSA/EC key has an SPKI`);
           tally.compared++;
-          if (handles.spki !== reference.spki) {
+          if (perTest) {
+            assert.ok(reference.secret && !reference.spki, `${file}: an oct key goes to a host as a secret only`);
+            if (handles.jwk !== jwk) {
+              const secret = hex(t.key);
+              Object.assign(handles, { jwk, node: node.prepareSecret(secret), web: web.prepareSecret(secret) });
+            }
+          } else if (handles.spki !== reference.spki) {
+            assert.ok(reference.spki && !reference.secret, `${file}: a public key has an SPKI`);
+            if (group.publicKeyDer) {
+              // Wycheproof's own DER of the key: the core's SPKI export must be byte for byte the same.
+              assert.equal(Buffer.from(reference.spki, 'base64url').toString('hex'), group.publicKeyDer, `${file}: the SPKI`);
+            }
             const spki = b64u(reference.spki);
-            Object.assign(handles, { spki: reference.spki, node: node.prepare(spki), web: web.prepare(spki) });
+            const kind = alg === 'EdDSA' ? 'OKP Ed25519' : undefined;
+            if (kind) assert.ok(await web.detectEd25519(spki), "Node's WebCrypto has Ed25519");
+            Object.assign(handles, { spki: reference.spki, node: node.prepare(spki), web: web.prepare(spki, kind) });
           }
           const answers = {
             'node:crypto': handles.node === undefined ? undefined : node.verify(alg, handles.node, msg, sig),
@@ -136,7 +159,9 @@ for (const [file, alg, jwkOf, pss] of FILES) {
     assert.ok(tally.compared > 0, `${file}: no vector reached the hosts`);
     assert.deepEqual(problems, []);
     assert.deepEqual(acceptableDiffs, [], 'a host differs on an acceptable vector');
-    assert.deepEqual(tally.declined, { 'node:crypto': 0, WebCrypto: 0 }, 'both hosts answer every vector the core would ask');
+    // WebCrypto takes no HMAC secrets (pure Rust checks HMAC in verifyAsync).
+    const webDeclines = perTest ? tally.compared : 0;
+    assert.deepEqual(tally.declined, { 'node:crypto': 0, WebCrypto: webDeclines }, 'the hosts answer every vector the core would ask them');
   });
 }
 

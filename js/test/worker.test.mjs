@@ -108,21 +108,21 @@ describe('allowed requests', () => {
     assert.equal(bad.json.error, 'expired');
   });
 
-  test('RSA and ECDSA signatures are checked by WebCrypto, once per token (then the cache answers)', async () => {
+  test('RSA, ECDSA and Ed25519 signatures are checked by WebCrypto, once per token (then the cache answers)', async () => {
     const count = async () => (await send(worker.port, { target: '/__test/webcrypto-checks' })).json.checks;
     await send(worker.port, { target: '/orders', headers: bearer(await sign(rsa, fresh())) });
     const start = await count();
-    assert.ok(start >= 5, `the self-test (4 probes) and one RS256 token: ${start}`);
+    assert.ok(start >= 7, `the self-test (6 probes) and one RS256 token: ${start}`);
     const es = await sign(ec, fresh());
     for (let i = 0; i < 3; i++) assert.equal((await send(worker.port, { target: '/orders', headers: bearer(es) })).status, 200);
     assert.equal(await count(), start + 1, 'one WebCrypto check for three requests with one ES256 token');
     for (const key of [ed, hs]) {
       assert.equal((await send(worker.port, { target: '/orders', headers: bearer(await sign(key, fresh())) })).status, 200);
     }
-    assert.equal(await count(), start + 1, 'EdDSA and HS256 are pure Rust');
+    assert.equal(await count(), start + 2, 'EdDSA by WebCrypto (workerd has Ed25519), HS256 in pure Rust');
     const forged = flipSignatureBit(await sign(rsa, fresh()));
     assert.equal((await send(worker.port, { target: '/orders', headers: bearer(forged) })).json.error, 'bad_signature');
-    assert.equal(await count(), start + 2, 'a forged RS256 signature is refused by WebCrypto');
+    assert.equal(await count(), start + 3, 'a forged RS256 signature is refused by WebCrypto');
   });
 });
 

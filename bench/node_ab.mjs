@@ -1,0 +1,50 @@
+// Before/after in one process: the npm package of another checkout (`--baseline DIR`,
+// its js/ directory with a built pkg/) against this one, beside jose's decodeJwt
+// and fast-jwt, in alternating small batches (15 rounds, median ns per call), so
+// that load from other processes falls on both builds alike:
+//
+//   taskset -c 1 node bench/node_ab.mjs --baseline ../other-checkout/js
+import { generateKeyPairSync, randomBytes, createSecretKey } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import * as jose from 'jose';
+import { createVerifier as fastVerifier } from 'fast-jwt';
+
+const args = process.argv.slice(2);
+if (!args.includes('--baseline')) throw new Error('usage: node bench/node_ab.mjs --baseline DIR (a js/ directory with pkg/ built)');
+const A = await import(new URL('src/node.js', pathToFileURL(`${args[args.indexOf('--baseline') + 1]}/`)));
+const B = await import(new URL('../js/src/node.js', import.meta.url));
+const now = Math.floor(Date.now() / 1000);
+const claims = { iss: 'https://idp.example.com', aud: 'orders-api', sub: 'user-123', iat: now, exp: now + 86400 * 3650, jti: 'bench-000001', scope: 'orders:read' };
+const secret = randomBytes(64);
+const hs = await new jose.SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid: 'k1', typ: 'JWT' }).sign(createSecretKey(secret));
+const ed = generateKeyPairSync('ed25519');
+const edt = await new jose.SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', kid: 'k1', typ: 'JWT' }).sign(ed.privateKey);
+const pol = (alg, jwk, cache) => ({ providers: { idp: { issuer: claims.iss, audiences: [claims.aud], allow_hmac: alg === 'HS256', algorithms: [alg], jwks: { keys: [{ ...jwk, kid: 'k1' }] } } }, rules: [{ prefix: '/', requires: 'idp' }], cache: { enabled: cache } });
+const hsJwk = { kty: 'oct', k: secret.toString('base64url') };
+const edJwk = ed.publicKey.export({ format: 'jwk' });
+const cases = {};
+for (const [n, m] of [['baseline', A], ['this', B]]) {
+  const hOff = m.createVerifier(pol('HS256', hsJwk, false)), hOn = m.createVerifier(pol('HS256', hsJwk, true)), eOff = m.createVerifier(pol('EdDSA', edJwk, false));
+  cases[`${n} decode`] = () => m.decode(hs);
+  cases[`${n} HS256 off`] = () => hOff.verify(hs, { path: '/o' });
+  cases[`${n} HS256 on`] = () => hOn.verify(hs, { path: '/o' });
+  cases[`${n} EdDSA off`] = () => eOff.verify(edt, { path: '/o' });
+}
+cases['jose.decodeJwt'] = () => jose.decodeJwt(hs);
+const fOff = fastVerifier({ key: secret, algorithms: ['HS256'], allowedIss: claims.iss, allowedAud: claims.aud, cache: false });
+const fOn = fastVerifier({ key: secret, algorithms: ['HS256'], allowedIss: claims.iss, allowedAud: claims.aud, cache: true });
+const fEd = fastVerifier({ key: ed.publicKey.export({ format: 'pem', type: 'spki' }), algorithms: ['EdDSA'], allowedIss: claims.iss, allowedAud: claims.aud, cache: false });
+cases['fast-jwt HS256 off'] = () => fOff(hs);
+cases['fast-jwt HS256 on'] = () => fOn(hs);
+cases['fast-jwt EdDSA off'] = () => fEd(edt);
+const samples = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+const N = (k) => (k.includes('EdDSA') ? 100 : 2000);
+for (const [k, f] of Object.entries(cases)) for (let i = 0; i < N(k); i++) f();
+for (let r = 0; r < 15; r++) {
+  const keys = Object.keys(cases); if (r % 2) keys.reverse();
+  for (const k of keys) { const f = cases[k]; const n = N(k); const t0 = process.hrtime.bigint(); for (let i = 0; i < n; i++) f(); samples[k].push(Number(process.hrtime.bigint() - t0) / n); }
+}
+const med = (x) => x.sort((p, q) => p - q)[x.length >> 1];
+const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, med(v)]));
+for (const [k, v] of Object.entries(m)) console.log(k.padEnd(22), Math.round(v), 'ns');
+for (const n of ['baseline', 'this']) console.log(n, 'decode vs jose', (m['jose.decodeJwt'] / m[`${n} decode`]).toFixed(2), 'HS256 off vs fast-jwt', (m['fast-jwt HS256 off'] / m[`${n} HS256 off`]).toFixed(2), 'HS on', (m['fast-jwt HS256 on'] / m[`${n} HS256 on`]).toFixed(2), 'EdDSA off', (m['fast-jwt EdDSA off'] / m[`${n} EdDSA off`]).toFixed(2));
