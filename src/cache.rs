@@ -5,7 +5,9 @@
 //! collide into someone else's entry, and no hash is computed per request
 //! (the byte budget counts the token). Entries are bounded by count and bytes,
 //! expire at the token's `exp` (plus skew) or `max_age`, and are evicted
-//! oldest first. Failures are never cached. A cache remembers which policy
+//! oldest first. An entry is only used from the time it was verified on: a
+//! clock that goes back (or a caller's earlier `now`) never reuses a verdict
+//! reached later, which could be before the token's `nbf`. Failures are never cached. A cache remembers which policy
 //! filled it and empties itself when used with another one.
 
 use alloc::boxed::Box;
@@ -36,6 +38,8 @@ pub struct VerifiedCache {
 struct Entry {
     verified: Verified,
     provider: usize,
+    /// When the token was verified (Unix seconds): the entry is not used before.
+    since: i64,
     valid_until: f64,
     bytes: usize,
 }
@@ -95,7 +99,7 @@ impl VerifiedCache {
     /// Looks a token up; an entry past its validity is dropped.
     pub(crate) fn get(&mut self, token: &str, now: i64) -> Option<Hit<'_>> {
         let valid = match self.entries.get(token) {
-            Some(entry) => (now as f64) < entry.valid_until,
+            Some(entry) => entry.since <= now && (now as f64) < entry.valid_until,
             None => false,
         };
         if !valid {
@@ -113,12 +117,14 @@ impl VerifiedCache {
         })
     }
 
-    /// Remembers a successful verification until `valid_until` (Unix seconds).
+    /// Remembers a successful verification, reached at `since`, until
+    /// `valid_until` (Unix seconds).
     pub(crate) fn insert(
         &mut self,
         token: &str,
         provider: usize,
         verified: &Verified,
+        since: i64,
         valid_until: f64,
     ) {
         let bytes = token.len() + verified.approximate_size() + 128;
@@ -147,6 +153,7 @@ impl VerifiedCache {
             Entry {
                 verified: verified.clone(),
                 provider,
+                since,
                 valid_until,
                 bytes,
             },
@@ -172,26 +179,28 @@ mod tests {
     fn expires_and_counts() {
         let mut c = VerifiedCache::new(10, 1 << 20);
         assert!(c.get("t", 0).is_none());
-        c.insert("t", 0, &verified(), 100.0);
+        c.insert("t", 0, &verified(), 10, 100.0);
         assert!(c.get("t", 99).is_some());
+        assert!(c.get("t", 9).is_none(), "before it was verified");
+        c.insert("t", 0, &verified(), 10, 100.0);
         assert!(c.get("t", 100).is_none());
-        assert_eq!((c.hits(), c.misses(), c.len()), (1, 2, 0));
+        assert_eq!((c.hits(), c.misses(), c.len()), (1, 3, 0));
     }
 
     #[test]
     fn bounded_by_entries_and_bytes_oldest_out() {
         let mut c = VerifiedCache::new(2, 1 << 20);
         for t in ["a", "b", "c"] {
-            c.insert(t, 0, &verified(), 1e9);
+            c.insert(t, 0, &verified(), 0, 1e9);
         }
         assert_eq!(c.len(), 2);
         assert!(c.get("a", 0).is_none());
         assert!(c.get("c", 0).is_some());
         let mut c = VerifiedCache::new(100, 400);
-        c.insert(&"x".repeat(200), 0, &verified(), 1e9);
-        c.insert(&"y".repeat(200), 0, &verified(), 1e9);
+        c.insert(&"x".repeat(200), 0, &verified(), 0, 1e9);
+        c.insert(&"y".repeat(200), 0, &verified(), 0, 1e9);
         assert_eq!(c.len(), 1);
-        c.insert(&"z".repeat(500), 0, &verified(), 1e9);
+        c.insert(&"z".repeat(500), 0, &verified(), 0, 1e9);
         assert!(
             c.get(&"z".repeat(500), 0).is_none(),
             "larger than the whole cache"
@@ -202,7 +211,7 @@ mod tests {
     fn rebinding_empties() {
         let mut c = VerifiedCache::new(10, 1 << 20);
         c.bind(&[1; 32]);
-        c.insert("t", 0, &verified(), 1e9);
+        c.insert("t", 0, &verified(), 0, 1e9);
         c.bind(&[1; 32]);
         assert_eq!(c.len(), 1);
         c.bind(&[2; 32]);

@@ -522,7 +522,7 @@ impl Verifier {
         let (verified, provider, valid_until) =
             self.authenticate(token, target.providers, now, host, trace)?;
         if let Some(cache) = cache {
-            cache.insert(token, provider, &verified, valid_until);
+            cache.insert(token, provider, &verified, now, valid_until);
         }
         claims::check_rules(&verified.claims, target.rule_claims, trace)?;
         Ok(verified)

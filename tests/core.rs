@@ -284,6 +284,30 @@ fn hide_details_keeps_reasons_out_of_responses() {
 }
 
 #[test]
+fn a_cached_verdict_is_not_used_before_it_was_reached() {
+    // nbf = now + 61 (PyJWT-minted): valid from now + 1 with the 60 s skew.
+    let v = verifier();
+    let mut cache = VerifiedCache::new(16, 1 << 20);
+    let (token, now) = token_named("not yet valid");
+    let headers = bearer(&token);
+    let req = Request {
+        method: "GET",
+        path: "/",
+        headers: &headers,
+        case_insensitive: false,
+    };
+    assert!(matches!(
+        v.authorize(&req, now + 120, Some(&mut cache)),
+        Decision::Allow(_)
+    ));
+    // A clock that goes back (or an earlier `now`) must not reuse it.
+    let Decision::Deny(deny) = v.authorize(&req, now, Some(&mut cache)) else {
+        panic!("a verdict reached later was reused before nbf")
+    };
+    assert_eq!(deny.error.code(), ErrorCode::NotYetValid);
+}
+
+#[test]
 fn cache_hits_respect_expiry_and_rule_claims() {
     let v = verifier();
     let mut cache = VerifiedCache::new(16, 1 << 20);
