@@ -568,6 +568,7 @@ policy, 1 worker, minus the same Envoy without a filter; two runs each, one Envo
 | opt-level 3, "z" for the config-time and RSA/ECDSA crates | 1,153,435 | +53.1, +55.7 MiB | not measured |
 | the same, then wasm-opt -Oz | 1,054,444 | +64.8, +63.7 MiB | no difference beyond noise (RS256 +108 vs +106 µs above no filter, ES256 +202 vs +256, EdDSA +293 vs +341, HS256 +57 vs +47) |
 | opt-level "z" (sha2 and curve25519-dalek at 3), wasm-opt -Oz | 733,404 | +51.3, +52.4 MiB | slower: HS256 +83 vs +31 µs, EdDSA +397 vs +353, RS256 (Envoy's crypto) +152 vs +135, ES256 +280 vs +243, pure-Rust RS256 +1707 vs +1279 |
+| opt-level 3, the pure-Rust RSA and ECDSA signature checks removed (a measurement, not a build that works: their keys are still parsed, RS*/PS*/ES* cannot verify) | 997,023 | +53.2, +51.0 MiB (the shipped build in the same runs: +56.2, +56.4) | - |
 | the no-op proxy-wasm filter (bench/noop-filter) | 117,476 | +19.9, +23.2 MiB | |
 
 Per-crate opt-level does little here: generic code (serde's visitors, serde_path_to_error's
@@ -592,12 +593,14 @@ setting, not the filter's.
 smallest one (733 KB) saves about 3 MiB of the +55 MiB while making HS256 2.7x and the cold
 RS256/ES256 path (Envoy's crypto) 5 to 15% slower, and wasm-opt alone made memory worse. The goals
 (filter at most 400 KB, Envoy RSS added at most 1.5x the no-op filter's, that is about +33 MiB) are
-**not met**. What would move them, measured above: moving pure-Rust ECDSA out of the default filter
-(a cargo feature, default on for the native tests; 168-234 KB, 20% of the code; the filter then
-needs Envoy's crypto for ES*, and refuses `signature_verifier: "rust"` with ES* at configuration
-with a stable code), fewer and smaller functions in the core's configuration path
-(serde_path_to_error and serde's derived visitors are 15% together), and the RSS the V8 compile
-leaves behind, which no filter setting controls.
+**not met**. What would move them, measured above: moving the pure-Rust RSA/ECDSA checks out of the
+default filter (a cargo feature, default on for the native tests) takes 271 KB off (21%) but only
+about 4 MiB of Envoy's memory, and costs PS* (Envoy's `verify_signature` has no PSS) and
+`signature_verifier: "rust"` for RS*/ES*, which the filter would then have to refuse at
+configuration with a stable code; P-384/P-521 key parsing would also have to move to Envoy's crypto
+to drop the curves' field arithmetic. Fewer and smaller functions in the core's configuration path
+(serde_path_to_error and serde's derived visitors are 15% of the code together) would act on what
+V8's compile leaves behind, which is most of the memory and which no filter setting controls.
 
 **The npm module** is now built at opt-level "z" with sha2 and curve25519-dalek at 3 (js/README.md,
 "Size and speed"): 699,552 bytes, 274,909 gzipped, from 777,898 and 299,615 (opt-level "s"); the goal
