@@ -258,6 +258,8 @@ def main() -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--workdir", default=str(ROOT / ".build" / "bench"))
     ap.add_argument("--only", default="", help="regex on cell names (for trying things out)")
+    ap.add_argument("--compare-wasm", default="", help="a second jwtgate build (e.g. before a change): adds `compare nocache ALG` cells "
+                    "with the same policies, measured in the same rounds")
     args = ap.parse_args()
     harness.install_cleanup()
 
@@ -321,6 +323,15 @@ def main() -> int:
                     [wasm_filter("jwtgate", args.wasm, jwtgate_policy(alg, jwks, cache=False, signature_verifier=choice))]
                 )
 
+    if args.compare_wasm:
+        for alg in ALGS:
+            jwks = keys.jwks([KID[alg]])
+            configs[f"compare nocache {alg}"] = bootstrap([wasm_filter("jwtgate", args.compare_wasm, jwtgate_policy(alg, jwks, cache=False))])
+            if alg in ("RS256", "ES256"):
+                configs[f"compare nocache rust {alg}"] = bootstrap(
+                    [wasm_filter("jwtgate", args.compare_wasm, jwtgate_policy(alg, jwks, cache=False, signature_verifier="rust"))]
+                )
+
     # Cells: (name, config, script).
     cells: list[tuple[str, str, str]] = [("none", "none", "none"), ("wasm-noop", "wasm-noop", "hot-RS256"), ("wasm-header", "wasm-header", "hot-RS256"), ("wasm-glue", "wasm-glue", "hot-RS256")]
     for alg in ALGS:
@@ -339,6 +350,14 @@ def main() -> int:
                     (f"jwtgate nocache {choice} {alg}", f"jwtgate nocache {choice} {alg}", f"hot-{alg}"),
                     (f"jwtgate nocache {choice} {alg} cold", f"jwtgate nocache {choice} {alg}", f"cold-{alg}"),
                 ]
+    if args.compare_wasm:
+        for alg in ALGS:
+            cells += [
+                (f"compare nocache {alg}", f"compare nocache {alg}", f"hot-{alg}"),
+                (f"compare nocache {alg} cold", f"compare nocache {alg}", f"cold-{alg}"),
+            ]
+            if alg in ("RS256", "ES256"):
+                cells.append((f"compare nocache rust {alg}", f"compare nocache rust {alg}", f"hot-{alg}"))
     if args.only:
         rx = re.compile(args.only)
         cells = [c for c in cells if c[0] == "none" or rx.search(c[0])]
@@ -377,6 +396,15 @@ def main() -> int:
             memory[f"{name} loaded"] = e.rss_kib()
     for name, e in envoys.items():
         memory[f"{name} idle"] = e.rss_kib()
+    # Where the memory is, from Envoy's allocator (tcmalloc, admin /memory):
+    # live allocations against what it holds freed (V8 compiles the whole
+    # module with TurboFan at load, and its peak stays as free pages and
+    # thread caches).
+    allocator: dict[str, dict] = {}
+    for name in ("none", "wasm-noop", "jwtgate RS256"):
+        if name in envoys:
+            stats = json.loads(harness.request(envoys[name].admin_port, "/memory").body)
+            allocator[name] = {k: int(v) for k, v in stats.items() if str(v).isdigit()}
 
     # Sanity: every cell answers 200 before we measure it.
     for cell, cfg, script in cells:
@@ -456,11 +484,14 @@ def main() -> int:
         "connections": args.connections,
         "cold_tokens": COLD_TOKENS,
         "host_crypto_cells": host,
+        "wasm_bytes": os.path.getsize(args.wasm),
+        "compare_wasm_bytes": os.path.getsize(args.compare_wasm) if args.compare_wasm else None,
         "token_bytes": {alg: len(tokens[alg][-1]) for alg in ALGS},
         "cells": [c[0] for c in cells],
         "raw": results,
         "summary": summary,
         "memory_kib": memory,
+        "allocator_bytes": allocator,
         "violations": violations,
         "profile_input": str(profile_dir),
     }
