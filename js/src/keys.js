@@ -93,7 +93,14 @@ export class KeyRefresher {
     // timers may fire a little early), at once if it is past.
     const delay = Math.min(Math.max(0, (wake - this.#clock()) * 1000) + 10, MAX_DELAY_MS);
     const self = new WeakRef(this);
-    const timer = setTimeout(() => self.deref()?.refresh(), delay);
+    let timer;
+    try {
+      timer = setTimeout(() => self.deref()?.refresh(), delay);
+    } catch {
+      // workerd refuses timers outside a request (a verifier built at global scope).
+      this.#background = false;
+      return;
+    }
     if (typeof timer?.unref === 'function') {
       timer.unref();
     } else if (this.#background !== true) {

@@ -51,6 +51,24 @@ pub(crate) struct Shared {
     pub(crate) held: Held,
 }
 
+/// [`Readiness`] without its times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ready {
+    Yes,
+    Pending,
+    No,
+}
+
+impl Ready {
+    fn of(readiness: Readiness) -> Self {
+        match readiness {
+            Readiness::Ready => Ready::Yes,
+            Readiness::Pending { .. } => Ready::Pending,
+            Readiness::Unavailable { .. } => Ready::No,
+        }
+    }
+}
+
 pub(crate) struct Root {
     context_id: u32,
     /// `None` until a configuration was accepted.
@@ -59,9 +77,9 @@ pub(crate) struct Root {
     keys: Option<KeyFetcher>,
     /// The tick is [`FAST_TICK`] (requests are held).
     fast_tick: bool,
-    /// Which key sources had no keys yet, and when they last fetched, at the
-    /// last look at the held requests: they are decided again when it changes.
-    key_state: Vec<(bool, Option<i64>)>,
+    /// Each key source's readiness (without times) and last good fetch, at
+    /// the last look at the held requests: they are decided again when it changes.
+    key_state: Vec<(Ready, Option<i64>)>,
 }
 
 impl Root {
@@ -83,12 +101,12 @@ impl Root {
             return;
         };
         let now = unix_seconds(time);
-        let state: Vec<(bool, Option<i64>)> = shared
+        let state: Vec<(Ready, Option<i64>)> = shared
             .verifier
             .try_borrow()
             .map(|v| {
                 v.key_sources()
-                    .map(|(_, s)| (s.readiness(now) == Readiness::Ready, s.fetched_at()))
+                    .map(|(_, s)| (Ready::of(s.readiness(now)), s.fetched_at()))
                     .collect()
             })
             .unwrap_or_default();
