@@ -370,3 +370,34 @@ test('the background timer never keeps node alive', async () => {
   // Its next refresh is due within a second: a ref'd timer would keep the child running.
   assert.ok(lingered < 0.5, `the child lived ${lingered} s after its last line`);
 });
+
+test('a verifier nobody holds any more stops fetching: the timer holds it weakly', async () => {
+  await control({ mode: 'ok', jwks: await jwks('k1'), reset_counts: true });
+  const script = `
+    import { createVerifier } from 'jwtgate';
+    const sleep = async (ms) => {
+      for (const end = Date.now() + ms; Date.now() < end; ) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        globalThis.gc();
+      }
+    };
+    let verifier = createVerifier(${JSON.stringify(realPolicy({ refresh_seconds: 1, min_refresh_seconds: 1 }))});
+    await sleep(1500); // its timer fetches every second
+    verifier = null;
+    await sleep(1500);
+    console.log('dropped');
+    await sleep(2500);
+    console.log('end');
+  `;
+  const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
+    cwd: fileURLToPath(new URL('.', import.meta.url)),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  assert.equal((await lines.next()).value, 'dropped');
+  const dropped = await count();
+  assert.equal((await lines.next()).value, 'end');
+  const end = await count();
+  assert.ok(dropped >= 2, `the timer fetched while the verifier was held (${dropped})`);
+  assert.equal(end, dropped, 'fetches after the verifier was dropped and collected');
+});
