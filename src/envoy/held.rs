@@ -82,18 +82,23 @@ pub(crate) fn deadline(until: i64) -> SystemTime {
 }
 
 impl Held {
-    pub(crate) fn new(limit: usize) -> Self {
+    /// At most `limit` held requests; the metrics are defined only when
+    /// `remote` (a policy without remote keys holds nothing).
+    pub(crate) fn new(limit: usize, remote: bool) -> Self {
         let name = |what: &str| alloc::format!("jwtgate.hold.{what}");
+        let count = |what: &str| if remote { counter(&name(what)) } else { None };
         Held {
             entries: RefCell::new(Vec::new()),
             limit,
             metrics: HoldMetrics {
-                held: counter(&name("held")),
-                released: counter(&name("released")),
-                timed_out: counter(&name("timed_out")),
-                gone: counter(&name("gone")),
-                over_limit: counter(&name("over_limit")),
-                waiting: hostcalls::define_metric(MetricType::Gauge, &name("waiting")).ok(),
+                held: count("held"),
+                released: count("released"),
+                timed_out: count("timed_out"),
+                gone: count("gone"),
+                over_limit: count("over_limit"),
+                waiting: remote
+                    .then(|| hostcalls::define_metric(MetricType::Gauge, &name("waiting")).ok())
+                    .flatten(),
             },
         }
     }

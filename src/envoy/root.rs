@@ -262,7 +262,10 @@ fn configure(bytes: &[u8], instance: u64) -> Result<(Shared, Option<KeyFetcher>)
     let metrics = Metrics::define();
     metrics.crypto_host(host_crypto);
     let fetcher = KeyFetcher::new(&mut verifier, instance)?;
-    let held = Held::new(verifier.policy().limits.max_waiting_requests);
+    let held = Held::new(
+        verifier.policy().limits.max_waiting_requests,
+        fetcher.is_some(),
+    );
     let shared = Shared {
         verifier: RefCell::new(verifier),
         cache,
