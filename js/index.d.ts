@@ -147,6 +147,14 @@ export interface VerifierOptions {
   clock?: () => number;
   /** Remote keys: called with every fetch result (for logs and metrics). */
   onKeyEvent?: (event: KeyEvent) => void;
+  /**
+   * Remote keys: refresh on a timer set from the core's schedule (refresh,
+   * retry, cooldown), not only when a call finds a fetch due. Default: on where
+   * timers can be `unref()`'d (Node, Bun), so the timer never keeps a process
+   * alive; off in browsers and workers. `close()` stops it. Its delays come
+   * from `clock`.
+   */
+  backgroundRefresh?: boolean;
 }
 
 /** A key fetch result of one provider (the core's `keys::Event`). */
@@ -210,12 +218,18 @@ export class Verifier {
   authorize(request: HttpRequest, options?: { now?: Now }): Decision;
   /** Remote keys: performs the fetches due now; resolves when they have landed or failed. */
   refreshKeys(): Promise<void>;
+  /**
+   * Remote keys: stops the background refresh (`backgroundRefresh`). The
+   * verifier keeps working, fetching when a call finds a fetch due.
+   */
+  close(): void;
   /** Remote keys: each source's state and counters (empty without remote keys). */
   readonly keySources: KeySource[];
   /**
    * Decides an HTTP request like `authorize`, letting WebCrypto check RSA and
    * ECDSA signatures where node:crypto is absent (the guard's call). In Node
    * it is `authorize` unless the verifier was built with `hostCrypto: "webcrypto"`.
+   * Waits for a pending first key fetch (at most its timeout) before deciding.
    */
   authorizeAsync(request: HttpRequest, options?: { now?: Now }): Promise<Decision>;
 }
@@ -273,7 +287,9 @@ export interface MiddlewareOptions {
 
 /**
  * Express/Connect middleware: sets `req.auth` to the claims and `req.url` to
- * the canonical target, or answers 400/401/403 as the Envoy filter does.
+ * the canonical target, or answers 400/401/403/503 as the Envoy filter does.
+ * A request that arrives during a provider's first key fetch waits for it (at
+ * most its timeout), then is decided.
  */
 export function jwtgateMiddleware(
   verifier: Verifier,

@@ -43,6 +43,7 @@ use core::cell::RefCell;
 use crate::alg::sha256;
 use crate::error::{err, Error, ErrorCode};
 use crate::host::SignatureVerifier;
+use crate::http::Decision;
 use crate::jwk::KeySet;
 use crate::keys::{Event, FailureKind, Fetch, KeySource, Readiness, Snapshot};
 use crate::verify::Verifier;
@@ -312,6 +313,65 @@ impl Verifier {
                 _ => None,
             })
             .max()
+    }
+
+    /// Whether a request refused with `decision` at `now` may wait for a
+    /// provider's first fetch instead of getting the refusal: when `decision`
+    /// is `jwks_unavailable` while a first fetch is pending, the latest time
+    /// (Unix seconds, inclusive) to hold the request until, at most the
+    /// timeout of the fetches still needed (two with discovery) from `now`.
+    /// The front end then decides the request again ([`Verifier::authorize`])
+    /// when keys land or the first fetch fails, and answers that decision;
+    /// at this time at the latest it answers the decision it then gets
+    /// (503 `jwks_unavailable` if still no keys, never a pass). `None`:
+    /// answer `decision` now.
+    ///
+    /// Any pending provider counts: a request for another provider whose
+    /// keys are unavailable may wait as well (for no longer), and gets the
+    /// same answer after.
+    ///
+    /// ```
+    /// use jwtgate::Verifier;
+    /// use jwtgate::http::{Decision, Request};
+    /// let mut verifier = Verifier::from_json(r#"{"providers": {"idp": {
+    ///     "issuer": "https://idp.example.com",
+    ///     "remote_jwks": {"uri": "https://idp.example.com/jwks", "timeout_seconds": 3}}},
+    ///     "rules": [{"prefix": "/", "requires": "idp"}]}"#).unwrap();
+    /// let headers = [("authorization".to_string(), "Bearer a.b.c".to_string())];
+    /// let request = Request { method: "GET", path: "/", headers: &headers, case_insensitive: false };
+    /// let decision = verifier.authorize(&request, 10, None);
+    /// // A malformed token needs no keys: answer at once.
+    /// assert_eq!(verifier.first_fetch_wait(&decision, 10), None);
+    /// # let token = "eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLmNvbSJ9.c2ln";
+    /// let headers = [("authorization".to_string(), format!("Bearer {token}"))];
+    /// let request = Request { method: "GET", path: "/", headers: &headers, case_insensitive: false };
+    /// let decision = verifier.authorize(&request, 10, None);
+    /// assert!(matches!(&decision, Decision::Deny(d) if d.status == 503));
+    /// assert_eq!(verifier.first_fetch_wait(&decision, 10), Some(13));
+    /// // The first fetch fails: nothing to wait for any more.
+    /// verifier.due_fetches(10);
+    /// verifier.key_fetch_failed("idp", 11, jwtgate::keys::FailureKind::Network, "refused").unwrap();
+    /// assert_eq!(verifier.first_fetch_wait(&verifier.authorize(&request, 11, None), 11), None);
+    /// ```
+    pub fn first_fetch_wait(&self, decision: &Decision, now: i64) -> Option<i64> {
+        let Decision::Deny(denial) = decision else {
+            return None;
+        };
+        if denial.error.code() != ErrorCode::JwksUnavailable {
+            return None;
+        }
+        self.key_sources()
+            .filter_map(|(_, source)| match source.readiness(now) {
+                Readiness::Pending { until } => {
+                    // Discovery's document first, then the JWKS.
+                    let fetches = if source.jwks_uri().is_none() { 2 } else { 1 };
+                    let timeout = i64::from(source.config().timeout_seconds);
+                    Some(until.min(now.saturating_add(fetches * timeout)))
+                }
+                _ => None,
+            })
+            .max()
+            .filter(|until| *until >= now)
     }
 
     /// The `Retry-After` of a `jwks_unavailable` answer, in seconds: the

@@ -275,6 +275,12 @@ pub struct Limits {
     /// candidates is `too_many_keys`; see [`crate::jwk::KeySetOptions::max_keys_without_kid`].
     #[serde(default = "default_max_keys_without_kid")]
     pub max_keys_without_kid: usize,
+    /// Most requests the Envoy filter holds at once, per worker thread, while
+    /// a provider's first key fetch is pending (default 1024; 0: none). One
+    /// more is answered 503 `jwks_unavailable` at once
+    /// ([`crate::Verifier::first_fetch_wait`]).
+    #[serde(default = "default_max_waiting_requests")]
+    pub max_waiting_requests: usize,
 }
 
 impl Default for Limits {
@@ -284,6 +290,7 @@ impl Default for Limits {
             max_json_depth: default_max_json_depth(),
             max_jwks_keys: default_max_jwks_keys(),
             max_keys_without_kid: default_max_keys_without_kid(),
+            max_waiting_requests: default_max_waiting_requests(),
         }
     }
 }
@@ -386,6 +393,9 @@ fn default_max_jwks_keys() -> usize {
 }
 fn default_max_keys_without_kid() -> usize {
     crate::jwk::DEFAULT_MAX_KEYS_WITHOUT_KID
+}
+fn default_max_waiting_requests() -> usize {
+    1024
 }
 fn default_realm() -> String {
     "jwtgate".to_string()

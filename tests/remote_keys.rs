@@ -369,3 +369,62 @@ fn policy_errors_name_the_field() {
         "{m}"
     );
 }
+
+/// `Verifier::first_fetch_wait`: what a front end may hold (docs/POLICY.md,
+/// "Remote keys", first fetch): only a `jwks_unavailable` refusal while a
+/// first fetch is pending, at most the fetch timeout (two with discovery).
+#[test]
+fn requests_may_wait_for_a_pending_first_fetch_only() {
+    let (es256, now) = token("valid ES256");
+    let (unknown, _) = token("unknown kid");
+    let decide = |v: &Verifier, token: Option<&str>, at: i64| {
+        let headers: Vec<(String, String)> = token
+            .map(|t| ("authorization".to_string(), format!("Bearer {t}")))
+            .into_iter()
+            .collect();
+        let request = Request {
+            method: "GET",
+            path: "/",
+            headers: &headers,
+            case_insensitive: false,
+        };
+        let decision = v.authorize(&request, at, None);
+        v.first_fetch_wait(&decision, at)
+    };
+    let mut v = verifier(
+        json!({"uri": "https://idp.example.com/jwks", "timeout_seconds": 4}),
+        None,
+    );
+    assert_eq!(decide(&v, Some(&es256), now), Some(now + 4));
+    // A refusal that keys cannot change is answered at once.
+    assert_eq!(decide(&v, None, now), None, "missing token");
+    assert_eq!(decide(&v, Some("a.b"), now), None, "malformed");
+    // In flight since `now`: the wait ends with the fetch's timeout.
+    assert_eq!(v.due_fetches(now).len(), 1);
+    assert_eq!(decide(&v, Some(&es256), now + 3), Some(now + 4));
+    assert_eq!(decide(&v, Some(&es256), now + 5), None, "past the timeout");
+    // Keys landed: no refusal to wait on, and an unknown kid is a plain 401.
+    v.key_fetched("idp", now + 1, 200, &[], jwks("idp").as_bytes())
+        .unwrap();
+    assert_eq!(decide(&v, Some(&es256), now + 1), None);
+    assert_eq!(decide(&v, Some(&unknown), now + 1), None);
+
+    // Configured keys while the fetched ones are pending: a kid they lack waits.
+    let v = verifier(remote(), Some("other"));
+    assert_eq!(decide(&v, Some(&unknown), now), Some(now + 5));
+
+    // The first fetch failed: 503 at once.
+    let mut v = verifier(remote(), None);
+    v.due_fetches(now);
+    v.key_fetch_failed("idp", now, FailureKind::Network, "refused")
+        .unwrap();
+    assert_eq!(decide(&v, Some(&es256), now), None);
+
+    // Discovery: two fetches before the first keys.
+    let mut idp = fixture("policy.json")["providers"]["idp"].clone();
+    idp.as_object_mut().unwrap().remove("jwks");
+    idp["discovery"] = json!(true);
+    let policy = json!({"providers": {"idp": idp}, "rules": [{"prefix": "/", "requires": "idp"}]});
+    let v = Verifier::from_json(&policy.to_string()).unwrap();
+    assert_eq!(decide(&v, Some(&es256), now), Some(now + 10));
+}

@@ -140,9 +140,11 @@ export class Verifier {
    * `options.subtle`: the SubtleCrypto for WebCrypto (default `globalThis.crypto.subtle`).
    * Remote keys: `options.fetch` (default `globalThis.fetch`), `options.clock`
    * (Unix seconds, default the system clock), `options.onKeyEvent` (every fetch
-   * result, for logs and metrics). Keys are fetched on demand: a call that finds
-   * a fetch due starts it without waiting; `verifyAsync` waits for a pending
-   * first fetch; `refreshKeys()` waits for the fetches due.
+   * result, for logs and metrics), `options.backgroundRefresh` (fetch on a
+   * timer from the core's schedule; default on in Node, where the timer is
+   * unref'd, off in browsers and workers; `close()` stops it). A call that finds
+   * a fetch due starts it without waiting; `verifyAsync` and `authorizeAsync`
+   * wait for a pending first fetch; `refreshKeys()` waits for the fetches due.
    */
   constructor(policy, options = {}) {
     assertReady();
@@ -174,6 +176,14 @@ export class Verifier {
   /** Performs the key fetches due now; resolves when they have landed or failed. */
   refreshKeys() {
     return this.#keys?.refresh() ?? Promise.resolve();
+  }
+
+  /**
+   * Stops the background key refresh. The verifier still works: it fetches
+   * keys when a call finds a fetch due, as with `backgroundRefresh: false`.
+   */
+  close() {
+    this.#keys?.close();
   }
 
   /** The remote key sources: `[{ provider, state, fetched_at, valid_until, keys, stats, ... }]`. */
@@ -271,11 +281,12 @@ export class Verifier {
    * ECDSA signatures where there is no node:crypto (in Node it is
    * authorize(), unless the verifier was built with `hostCrypto:
    * "webcrypto"`). Resolves to the same decision; the edge worker's call.
+   * Waits for a pending first key fetch (at most its timeout) before deciding.
    */
   async authorizeAsync(request, options = {}) {
-    const now = seconds(options.now);
     const { method, path, headers, caseInsensitive } = httpRequest(request);
     await this.#keys?.ready();
+    const now = seconds(options.now);
     return this.#withWebCrypto(
       () => this.authorize(request, { now }),
       () => this.#inner.authorizeSignatureRequests(method, path, headers, caseInsensitive, now),

@@ -32,12 +32,19 @@ async function readCapped(response, limit) {
   return out;
 }
 
+/** The longest delay `setTimeout` takes (a longer one fires at once). */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
 /**
  * Drives the key sources of one core verifier (`inner`, a JsVerifier).
  * `options.fetch`: the fetch function (default `globalThis.fetch`);
  * `options.clock`: Unix seconds now (default the system clock);
  * `options.onKeyEvent`: called with `{ provider, event, ... }` for every result
- * (the core's event: `keys_changed` with added/removed kids, `failed` with its kind, ...).
+ * (the core's event: `keys_changed` with added/removed kids, `failed` with its kind, ...);
+ * `options.backgroundRefresh`: fetch on a timer set from the core's `nextKeyWake`
+ * (`true`), or only when a call finds a fetch due (`false`). Default: on where
+ * timers can be `unref()`'d (Node, Bun), so the timer never keeps a process
+ * alive; off elsewhere (browsers, workers). `close()` stops it.
  */
 export class KeyRefresher {
   #inner;
@@ -45,6 +52,9 @@ export class KeyRefresher {
   #clock;
   #onEvent;
   #running = null;
+  /** `true`, `false`, or `undefined`: on if the platform's timers can be unref'd. */
+  #background;
+  #timer;
 
   constructor(inner, options = {}) {
     this.#inner = inner;
@@ -54,6 +64,52 @@ export class KeyRefresher {
     if (typeof this.#fetch !== 'function') {
       throw new TypeError('jwtgate: remote keys need a `fetch` function (none on this platform; pass options.fetch)');
     }
+    const background = options.backgroundRefresh;
+    if (background !== undefined && typeof background !== 'boolean') {
+      throw new TypeError('jwtgate: `backgroundRefresh` must be true or false');
+    }
+    this.#background = background;
+    this.#plan();
+  }
+
+  /** Stops the background timer; fetches then happen only when a call finds one due. */
+  close() {
+    this.#background = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * Sets the background timer to the core's next wake. The timer holds the
+   * refresher only weakly, so a verifier nobody uses any more can be collected.
+   */
+  #plan() {
+    if (this.#background === false) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const wake = this.#inner.nextKeyWake();
+    if (wake === undefined) return;
+    // Whole seconds: wake at the start of the second the core named (+10 ms:
+    // timers may fire a little early), at once if it is past.
+    const delay = Math.min(Math.max(0, (wake - this.#clock()) * 1000) + 10, MAX_DELAY_MS);
+    const self = new WeakRef(this);
+    let timer;
+    try {
+      timer = setTimeout(() => self.deref()?.refresh(), delay);
+    } catch {
+      // workerd refuses timers outside a request (a verifier built at global scope).
+      this.#background = false;
+      return;
+    }
+    if (typeof timer?.unref === 'function') {
+      timer.unref();
+    } else if (this.#background !== true) {
+      // Not asked for, and it would keep this runtime busy: no timer here.
+      clearTimeout(timer);
+      this.#background = false;
+      return;
+    }
+    this.#timer = timer;
   }
 
   /** Unix seconds, whole, from the clock. */
@@ -74,7 +130,11 @@ export class KeyRefresher {
   refresh() {
     if (this.#running !== null) return this.#running;
     const due = JSON.parse(this.#inner.dueFetches(this.now()));
-    if (due.length === 0) return Promise.resolve();
+    if (due.length === 0) {
+      // Every fetch has landed or failed: the next wake is known now.
+      this.#plan();
+      return Promise.resolve();
+    }
     this.#running = Promise.all(due.map((fetch) => this.#perform(fetch))).then(() => {
       this.#running = null;
       return this.refresh();

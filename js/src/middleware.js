@@ -84,50 +84,73 @@ function refuse(res, decision) {
  * token), applies the header edits, and rewrites `req.url` (and
  * `req.originalUrl`) to the canonical target the rule was chosen on.
  *
+ * A request refused with `jwks_unavailable` while a provider's first key
+ * fetch is pending waits for that fetch (at most its `timeout_seconds`, two
+ * with discovery) and is then decided again: 503 `jwks_unavailable` if there
+ * are still no keys, never a pass.
+ *
  * `options.caseSensitive`: how the application matches paths. By default it
  * follows Express's `case sensitive routing` setting (off unless enabled), and
  * for plain `node:http` the policy's `paths.case_sensitive`.
  */
 export function jwtgateMiddleware(verifier, options = {}) {
   return function jwtgate(req, res, next) {
-    const target = req.originalUrl ?? req.url;
-    const caseInsensitive =
-      options.caseSensitive != null ? !options.caseSensitive : routesWithoutCase(req);
+    const request = {
+      method: req.method,
+      path: req.originalUrl ?? req.url,
+      headers: flatHeaders(req),
+      caseInsensitive: options.caseSensitive != null ? !options.caseSensitive : routesWithoutCase(req),
+    };
     let decision;
     try {
-      decision = verifier.authorize({
-        method: req.method,
-        path: target,
-        headers: flatHeaders(req),
-        caseInsensitive,
-      });
+      decision = verifier.authorize(request);
     } catch (err) {
       next(err);
       return;
     }
-    if (!decision.allow) {
-      refuse(res, decision);
+    if (waitsForFirstFetch(verifier, decision)) {
+      // authorizeAsync waits for the pending first fetch, then decides again.
+      verifier.authorizeAsync(request).then((later) => {
+        // The client left during the wait: nothing to answer, nothing to run.
+        if (!res.destroyed && !res.writableEnded) carryOut(req, res, next, later);
+      }, next);
       return;
     }
-    if (decision.set_path != null) {
-      const url = relativeUrl(decision.set_path, req.originalUrl != null ? req.baseUrl : '');
-      if (url == null) {
-        refuse(res, {
-          status: 400,
-          headers: [['content-type', 'application/json']],
-          body: JSON.stringify({
-            error: 'invalid_path',
-            message: 'the canonical path is outside the path the middleware is mounted at',
-          }),
-        });
-        return;
-      }
-      req.url = url;
-      if (req.originalUrl != null) req.originalUrl = decision.set_path;
-      refreshQuery(req, decision.set_path);
-    }
-    applyHeaders(req, decision.remove_headers, decision.set_headers);
-    if (decision.claims != null) req.auth = decision.claims;
-    next();
+    carryOut(req, res, next, decision);
   };
+}
+
+/** The refusal is `jwks_unavailable` while a provider's first fetch is pending. */
+function waitsForFirstFetch(verifier, decision) {
+  return (
+    !decision.allow && decision.code === 'jwks_unavailable' && verifier.keySources.some((s) => s.state === 'pending')
+  );
+}
+
+/** Answers a refusal, or adapts the request and hands it to `next`. */
+function carryOut(req, res, next, decision) {
+  if (!decision.allow) {
+    refuse(res, decision);
+    return;
+  }
+  if (decision.set_path != null) {
+    const url = relativeUrl(decision.set_path, req.originalUrl != null ? req.baseUrl : '');
+    if (url == null) {
+      refuse(res, {
+        status: 400,
+        headers: [['content-type', 'application/json']],
+        body: JSON.stringify({
+          error: 'invalid_path',
+          message: 'the canonical path is outside the path the middleware is mounted at',
+        }),
+      });
+      return;
+    }
+    req.url = url;
+    if (req.originalUrl != null) req.originalUrl = decision.set_path;
+    refreshQuery(req, decision.set_path);
+  }
+  applyHeaders(req, decision.remove_headers, decision.set_headers);
+  if (decision.claims != null) req.auth = decision.claims;
+  next();
 }

@@ -1,15 +1,20 @@
 // Remote keys through the npm package: the core's key sources driven by the
 // platform `fetch` against the tests' own JWKS/OIDC server (tests/jwks_server.py,
 // a real HTTP server on 127.0.0.1), with an injected clock so that refreshes,
-// cooldowns and staleness take no real time. Tokens and keys come from `jose`.
-// Expectations: issue 14 and docs/POLICY.md ("Remote keys").
+// cooldowns and staleness take no real time (the first-fetch and background
+// timer tests use the real clock and short intervals: they measure time).
+// Tokens and keys come from `jose`. Expectations: issue 14 and docs/POLICY.md
+// ("Remote keys").
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as jose from 'jose';
-import { createVerifier } from 'jwtgate';
+import express4 from 'express4';
+import express5 from 'express5';
+import { createVerifier, jwtgateMiddleware } from 'jwtgate';
 
 const SERVER = fileURLToPath(new URL('../../tests/jwks_server.py', import.meta.url));
 const ISS = 'https://idp.example.com';
@@ -81,7 +86,8 @@ function setup(remote = {}, provider = {}) {
       },
     },
   };
-  const verifier = createVerifier(policy, { clock: () => clock.now, onKeyEvent: (e) => events.push(e) });
+  // The background timer would run on the fake clock: off (tested below with the real one).
+  const verifier = createVerifier(policy, { clock: () => clock.now, onKeyEvent: (e) => events.push(e), backgroundRefresh: false });
   const code = (t) => {
     try {
       verifier.verify(t, { now: clock.now });
@@ -198,4 +204,200 @@ test('policy errors name the field', () => {
     () => createVerifier({ providers: { idp: { issuer: ISS, remote_jwks: { uri: 'http://idp.example.com/jwks' } } } }),
     (e) => e.code === 'invalid_config' && e.message.startsWith('providers.idp.remote_jwks.uri: '),
   );
+});
+
+/** A policy for the real clock: `remote` over short defaults. */
+function realPolicy(remote = {}) {
+  return {
+    providers: {
+      idp: {
+        issuer: ISS,
+        remote_jwks: { uri: `${base}/jwks`, allow_http: true, jitter_percent: 0, retry_seconds: 30, ...remote },
+      },
+    },
+    rules: [{ prefix: '/', requires: 'idp' }],
+  };
+}
+
+const FRONTS = [
+  ['node:http', (mw) => (req, res) => mw(req, res, (err) => {
+    res.statusCode = err ? 500 : 200;
+    res.end(JSON.stringify({ auth: req.auth ?? null }));
+  })],
+  ...[['Express 4', express4], ['Express 5', express5]].map(([name, express]) => [name, (mw) => {
+    const app = express();
+    app.use(mw);
+    app.get('/orders', (req, res) => res.json({ auth: req.auth ?? null }));
+    return app;
+  }]),
+];
+
+/** Serves `verifier` behind the middleware of `front`; returns `{ url, close }`. */
+async function serve(front, verifier) {
+  const server = http.createServer(front(jwtgateMiddleware(verifier)));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/orders`,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+/** One request: status, error code, Retry-After, the body, seconds it took. */
+async function timedGet(url, token) {
+  const t0 = performance.now();
+  const r = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  const body = await r.json();
+  return { status: r.status, code: body.error, retryAfter: r.headers.get('retry-after'), body, took: (performance.now() - t0) / 1000 };
+}
+
+for (const [name, front] of FRONTS) {
+  test(`${name}: requests during a slow first fetch wait for it, then pass`, async () => {
+    await control({ mode: 'slow', delay: 1, jwks: await jwks('k1'), reset_counts: true });
+    const verifier = createVerifier(realPolicy({ timeout_seconds: 3 }), { backgroundRefresh: false });
+    const app = await serve(front, verifier);
+    try {
+      const t = await token('k1', Math.floor(Date.now() / 1000));
+      const answers = await Promise.all([1, 2, 3].map(() => timedGet(app.url, t)));
+      for (const a of answers) {
+        assert.equal(a.status, 200, JSON.stringify(a));
+        assert.equal(a.body.auth.sub, 'alice');
+      }
+      // Held, not answered at once: the keys came a second after the fetch began.
+      assert.ok(Math.max(...answers.map((a) => a.took)) >= 0.8, JSON.stringify(answers));
+      assert.equal(await count(), 1, 'one fetch, waited for by every request');
+    } finally {
+      await app.close();
+    }
+  });
+
+  test(`${name}: a first fetch slower than its timeout gives 503 jwks_unavailable after about the timeout`, async () => {
+    await control({ mode: 'slow', delay: 4, jwks: await jwks('k1'), reset_counts: true });
+    const verifier = createVerifier(realPolicy({ timeout_seconds: 1 }), { backgroundRefresh: false });
+    const app = await serve(front, verifier);
+    try {
+      const a = await timedGet(app.url, await token('k1', Math.floor(Date.now() / 1000)));
+      assert.deepEqual([a.status, a.code, a.retryAfter], [503, 'jwks_unavailable', '30'], JSON.stringify(a));
+      assert.ok(a.took >= 0.9 && a.took < 2.5, `answered after ${a.took} s; the timeout is 1 s`);
+      // The first fetch has failed: nothing to wait for any more.
+      const b = await timedGet(app.url, await token('k1', Math.floor(Date.now() / 1000)));
+      assert.deepEqual([b.status, b.code], [503, 'jwks_unavailable']);
+      assert.ok(b.took < 0.5, `answered after ${b.took} s`);
+    } finally {
+      await app.close();
+    }
+  });
+}
+
+test('an IdP that is down at start: 503 jwks_unavailable without waiting for the timeout', async () => {
+  await control({ mode: 'down', reset_counts: true });
+  const verifier = createVerifier(realPolicy({ timeout_seconds: 3 }), { backgroundRefresh: false });
+  const app = await serve(FRONTS[0][1], verifier);
+  try {
+    const a = await timedGet(app.url, await token('k1', Math.floor(Date.now() / 1000)));
+    assert.deepEqual([a.status, a.code, a.retryAfter], [503, 'jwks_unavailable', '30']);
+    assert.ok(a.took < 2, `answered after ${a.took} s`);
+  } finally {
+    await app.close();
+  }
+});
+
+/** Polls `predicate` every 50 ms until it is truthy or `seconds` pass. */
+async function until(predicate, seconds) {
+  const deadline = performance.now() + seconds * 1000;
+  for (;;) {
+    const value = await predicate();
+    if (value || performance.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+test('background refresh: a rotated key verifies without any call having fetched it', async () => {
+  await control({ mode: 'ok', jwks: await jwks('k1'), reset_counts: true });
+  const remote = { refresh_seconds: 1, min_refresh_seconds: 1 };
+  const verifier = createVerifier(realPolicy(remote)); // the default in Node: on
+  const lazy = createVerifier(realPolicy(remote), { backgroundRefresh: false });
+  try {
+    const now = () => Math.floor(Date.now() / 1000);
+    // No call yet: the timer made the first fetch.
+    assert.ok(await until(async () => (await count()) >= 1, 3), 'the timer fetched');
+    await until(() => verifier.keySources[0].state === 'ready', 3);
+    assert.equal(verifier.verify(await token('k1', now())).claims.sub, 'alice');
+    await control({ jwks: await jwks('k2') });
+    const before = await count();
+    // Nothing calls the verifier: only its timer can bring k2.
+    assert.ok(await until(async () => (await count()) > before, 4), 'the timer refreshed');
+    await until(() => verifier.keySources[0].stats.successes >= 2, 2);
+    const t2 = await token('k2', now());
+    assert.equal(verifier.verify(t2).claims.sub, 'alice');
+    // Without the timer nothing was fetched: the first call finds no keys.
+    assert.equal(lazy.keySources[0].stats.fetches, 0);
+    assert.throws(() => lazy.verify(t2), (e) => e.code === 'jwks_unavailable');
+    // close() stops the timer.
+    verifier.close();
+    const closed = verifier.keySources[0].stats.fetches;
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    assert.equal(verifier.keySources[0].stats.fetches, closed, 'no fetch after close()');
+  } finally {
+    verifier.close();
+    lazy.close();
+  }
+});
+
+test('the background timer never keeps node alive', async () => {
+  await control({ mode: 'ok', jwks: await jwks('k1'), reset_counts: true });
+  const script = `
+    import { createVerifier } from 'jwtgate';
+    const verifier = createVerifier(${JSON.stringify(realPolicy({ refresh_seconds: 1, min_refresh_seconds: 1 }))});
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // the timer fetches meanwhile
+    console.log(JSON.stringify(verifier.keySources[0].stats));
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: fileURLToPath(new URL('.', import.meta.url)),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('error', reject);
+  });
+  const printed = performance.now();
+  const kill = setTimeout(() => child.kill(), 3000);
+  const [code, signal] = await new Promise((resolve) => child.once('exit', (...end) => resolve(end)));
+  clearTimeout(kill);
+  const lingered = (performance.now() - printed) / 1000;
+  assert.deepEqual([code, signal], [0, null], `the child did not exit by itself within 3 s of its last line`);
+  const stats = JSON.parse(line);
+  assert.ok(stats.successes >= 2, `the timer refreshed in the child: ${line}`);
+  // Its next refresh is due within a second: a ref'd timer would keep the child running.
+  assert.ok(lingered < 0.5, `the child lived ${lingered} s after its last line`);
+});
+
+test('a verifier nobody holds any more stops fetching: the timer holds it weakly', async () => {
+  await control({ mode: 'ok', jwks: await jwks('k1'), reset_counts: true });
+  const script = `
+    import { createVerifier } from 'jwtgate';
+    const sleep = async (ms) => {
+      for (const end = Date.now() + ms; Date.now() < end; ) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        globalThis.gc();
+      }
+    };
+    let verifier = createVerifier(${JSON.stringify(realPolicy({ refresh_seconds: 1, min_refresh_seconds: 1 }))});
+    await sleep(1500); // its timer fetches every second
+    verifier = null;
+    await sleep(1500);
+    console.log('dropped');
+    await sleep(2500);
+    console.log('end');
+  `;
+  const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
+    cwd: fileURLToPath(new URL('.', import.meta.url)),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  assert.equal((await lines.next()).value, 'dropped');
+  const dropped = await count();
+  assert.equal((await lines.next()).value, 'end');
+  const end = await count();
+  assert.ok(dropped >= 2, `the timer fetched while the verifier was held (${dropped})`);
+  assert.equal(end, dropped, 'fetches after the verifier was dropped and collected');
 });

@@ -1,4 +1,9 @@
-//! The HTTP context: one request, one decision.
+//! The HTTP context: one request, one decision (or a wait for the first
+//! key fetch, [`super::held`], then the decision).
+//!
+//! [`decide`] and [`answer`] act on the effective context through the host
+//! calls, so the root context can decide a held request again from its own
+//! callbacks (after `set_effective_context`).
 
 // proxy-wasm hands us the host's clock as a std `SystemTime`.
 extern crate std;
@@ -6,58 +11,183 @@ extern crate std;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
-use std::time::UNIX_EPOCH;
+use std::time::SystemTime;
 
 use log::debug;
+use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::Action;
+use proxy_wasm::types::{Action, MapType};
 
+use super::held::{self, Left};
+use super::keys::unix_seconds;
 use super::root::Shared;
 use crate::http::{Allow, Decision, Denial, Request};
 
 pub(crate) struct Http {
+    context_id: u32,
     shared: Option<Rc<Shared>>,
 }
 
-impl Http {
-    pub(crate) fn new(shared: Option<Rc<Shared>>) -> Self {
-        Http { shared }
-    }
+/// A decision on the effective context's request, with what the log needs.
+pub(crate) struct Decided {
+    decision: Decision,
+    /// The core's [`crate::Verifier::first_fetch_wait`]: hold until then.
+    pub(crate) wait_until: Option<i64>,
+    method: String,
+    /// The path without the query (which may carry a token).
+    route: String,
+}
 
-    fn now_unix_seconds(&self) -> i64 {
-        match self.get_current_time().duration_since(UNIX_EPOCH) {
-            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-            Err(e) => 0i64.saturating_sub_unsigned(e.duration().as_secs()),
+/// Reads the effective context's request and asks the core.
+pub(crate) fn decide(shared: &Shared, now: i64) -> Decided {
+    let mut method = String::new();
+    let mut path = String::new();
+    let mut headers = Vec::new();
+    // Bytes, not `get_http_request_headers()`: that one unwraps
+    // `String::from_utf8` on every value, so a single header with a
+    // non-UTF-8 byte (which Envoy accepts) would panic and kill the VM
+    // for every later request. Such bytes become U+FFFD; a token is ASCII,
+    // so one containing them still fails (`malformed`). Header names are
+    // ASCII tokens (Envoy's codecs enforce it).
+    for (name, value) in hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default() {
+        let value = match String::from_utf8(value) {
+            Ok(value) => value,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+        match name.as_str() {
+            ":method" => method = value,
+            ":path" => path = value,
+            n if n.starts_with(':') => {}
+            _ => headers.push((name, value)),
         }
     }
+    let request = Request {
+        method: &method,
+        path: &path,
+        headers: &headers,
+        // Envoy's routes are case-sensitive unless a route says otherwise;
+        // `paths.case_sensitive: false` in the policy covers that case.
+        case_insensitive: false,
+    };
 
-    fn apply_allow(&self, allow: &Allow) {
-        for name in &allow.remove_headers {
-            self.set_http_request_header(name, None);
-        }
-        for (name, value) in &allow.set_headers {
-            self.set_http_request_header(name, Some(value));
-        }
-        if let Some(path) = &allow.set_path {
-            self.set_http_request_header(":path", Some(path));
-        }
-    }
-
-    fn send_denial(&self, denial: &Denial) {
-        let headers = denial
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        self.send_http_response(
-            u32::from(denial.status),
-            headers,
-            Some(denial.body.as_bytes()),
+    let mut cache = shared.cache.as_ref().and_then(|c| c.try_borrow_mut().ok());
+    let before = cache.as_ref().map(|c| (c.hits(), c.misses()));
+    let verifier = shared.verifier.borrow();
+    let decision = verifier.authorize(&request, now, cache.as_deref_mut());
+    let wait_until = verifier.first_fetch_wait(&decision, now);
+    drop(verifier);
+    if let (Some(c), Some((hits, misses))) = (cache.as_ref(), before) {
+        shared.metrics.cache(
+            c.hits().saturating_sub(hits),
+            c.misses().saturating_sub(misses),
         );
+    }
+    let route = String::from(path.split('?').next().unwrap_or_default());
+    Decided {
+        decision,
+        wait_until,
+        method,
+        route,
     }
 }
 
-impl Context for Http {}
+/// Applies `decided` to the effective context's request: the header edits
+/// (then `true`: let it continue), or the local reply (`false`).
+pub(crate) fn answer(shared: &Shared, decided: &Decided) -> bool {
+    let Decided {
+        decision,
+        method,
+        route,
+        ..
+    } = decided;
+    match decision {
+        Decision::Allow(allow) => {
+            debug!(
+                "jwtgate: allow {} {}: {} (provider {})",
+                method,
+                route,
+                allow.reason,
+                allow.verified.as_ref().map_or("-", |v| v.provider.as_str())
+            );
+            apply_allow(allow);
+            shared.metrics.allowed();
+            true
+        }
+        Decision::Deny(denial) => {
+            debug!(
+                "jwtgate: deny {} {} with {}: {}",
+                method, route, denial.status, denial.error
+            );
+            shared.metrics.denied(denial.error.code());
+            send_denial(denial);
+            false
+        }
+    }
+}
+
+fn apply_allow(allow: &Allow) {
+    let set = |name: &str, value: Option<&str>| {
+        let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value);
+    };
+    for name in &allow.remove_headers {
+        set(name, None);
+    }
+    for (name, value) in &allow.set_headers {
+        set(name, Some(value));
+    }
+    if let Some(path) = &allow.set_path {
+        set(":path", Some(path));
+    }
+}
+
+fn send_denial(denial: &Denial) {
+    let headers = denial
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let _ = hostcalls::send_http_response(
+        u32::from(denial.status),
+        headers,
+        Some(denial.body.as_bytes()),
+    );
+}
+
+impl Http {
+    pub(crate) fn new(context_id: u32, shared: Option<Rc<Shared>>) -> Self {
+        Http { context_id, shared }
+    }
+
+    fn held(&self) -> bool {
+        self.shared
+            .as_ref()
+            .is_some_and(|s| s.held.holds(self.context_id))
+    }
+
+    /// Pauses the body and trailers of a held request (a `Continue` there
+    /// would let the request go on before it is decided).
+    fn pause_if_held(&self) -> Action {
+        if self.held() {
+            Action::Pause
+        } else {
+            Action::Continue
+        }
+    }
+
+    /// The downstream went away: a held request leaves the held set.
+    fn leave(&self) {
+        if let Some(shared) = &self.shared {
+            shared.held.release(self.context_id, Left::Gone);
+        }
+    }
+}
+
+impl Context for Http {
+    fn on_done(&mut self) -> bool {
+        self.leave();
+        true
+    }
+}
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
@@ -71,76 +201,33 @@ impl HttpContext for Http {
             );
             return Action::Pause;
         };
-
-        let mut method = String::new();
-        let mut path = String::new();
-        let mut headers = Vec::new();
-        // Bytes, not `get_http_request_headers()`: that one unwraps
-        // `String::from_utf8` on every value, so a single header with a
-        // non-UTF-8 byte (which Envoy accepts) would panic and kill the VM
-        // for every later request. Such bytes become U+FFFD; a token is ASCII,
-        // so one containing them still fails (`malformed`). Header names are
-        // ASCII tokens (Envoy's codecs enforce it).
-        for (name, value) in self.get_http_request_headers_bytes() {
-            let value = match String::from_utf8(value) {
-                Ok(value) => value,
-                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-            };
-            match name.as_str() {
-                ":method" => method = value,
-                ":path" => path = value,
-                n if n.starts_with(':') => {}
-                _ => headers.push((name, value)),
-            }
-        }
-        let request = Request {
-            method: &method,
-            path: &path,
-            headers: &headers,
-            // Envoy's routes are case-sensitive unless a route says otherwise;
-            // `paths.case_sensitive: false` in the policy covers that case.
-            case_insensitive: false,
-        };
-        let now = self.now_unix_seconds();
-        // For logs: the query may carry a token (from_params).
-        let route = path.split('?').next().unwrap_or_default();
-
-        let mut cache = shared.cache.as_ref().and_then(|c| c.try_borrow_mut().ok());
-        let before = cache.as_ref().map(|c| (c.hits(), c.misses()));
-        let decision = shared
-            .verifier
-            .borrow()
-            .authorize(&request, now, cache.as_deref_mut());
-        if let (Some(c), Some((hits, misses))) = (cache.as_ref(), before) {
-            shared.metrics.cache(
-                c.hits().saturating_sub(hits),
-                c.misses().saturating_sub(misses),
-            );
-        }
-        drop(cache);
-
-        match decision {
-            Decision::Allow(allow) => {
+        let time: SystemTime = self.get_current_time();
+        let decided = decide(&shared, unix_seconds(time));
+        if let Some(until) = decided.wait_until {
+            if shared.held.hold(self.context_id, held::deadline(until)) {
                 debug!(
-                    "jwtgate: allow {} {}: {} (provider {})",
-                    method,
-                    route,
-                    allow.reason,
-                    allow.verified.as_ref().map_or("-", |v| v.provider.as_str())
+                    "jwtgate: hold {} {} until the first key fetch lands (at most until {until})",
+                    decided.method, decided.route
                 );
-                self.apply_allow(&allow);
-                shared.metrics.allowed();
-                Action::Continue
-            }
-            Decision::Deny(denial) => {
-                debug!(
-                    "jwtgate: deny {} {} with {}: {}",
-                    method, route, denial.status, denial.error
-                );
-                shared.metrics.denied(denial.error.code());
-                self.send_denial(&denial);
-                Action::Pause
+                return Action::Pause;
             }
         }
+        if answer(&shared, &decided) {
+            Action::Continue
+        } else {
+            Action::Pause
+        }
+    }
+
+    fn on_http_request_body(&mut self, _body_size: usize, _end_of_stream: bool) -> Action {
+        self.pause_if_held()
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        self.pause_if_held()
+    }
+
+    fn on_log(&mut self) {
+        self.leave();
     }
 }

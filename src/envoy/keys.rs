@@ -6,11 +6,17 @@
 //! fetch per refresh, not N, they share through proxy-wasm shared data
 //! (`get_shared_data` / `set_shared_data` with compare-and-swap), per provider:
 //!
-//! - `jwtgate.keys.<id>.lease`: `"<until> <holder>"`. A worker whose source
-//!   asks for a fetch first takes the lease with compare-and-swap (so one
-//!   worker wins); the others defer ([`crate::Verifier::key_fetch_deferred`])
-//!   until the lease ends. The holder releases it after a good fetch and keeps
-//!   it until its retry time after a failure (the backoff is Envoy-wide).
+//! - `jwtgate.keys.<id>.lease`: `"<until> <holder>"`, or `"<until> <holder>
+//!   failed:<kind>"` after a failed fetch. A worker whose source asks for a
+//!   fetch first takes the lease with compare-and-swap (so one worker wins);
+//!   the others defer ([`crate::Verifier::key_fetch_deferred`]) until the
+//!   lease ends. The holder releases it after a good fetch and keeps it until
+//!   its retry time after a failure (the backoff is Envoy-wide).
+//! - While a worker has no keys yet (its first fetch is pending), it defers by
+//!   one second at a time, and a failed lease ends its first fetch as failed
+//!   too ([`crate::Verifier::key_fetch_failed`], not counted again), so that
+//!   every worker stops holding requests ([`super::held`]) about when the
+//!   fetching one does.
 //! - `jwtgate.keys.<id>.jwks`: the last good fetch as a [`Snapshot`]; every
 //!   worker adopts a new one on its next tick ([`crate::Verifier::adopt_keys`]),
 //!   keys and schedule both, so nobody refetches before the next refresh.
@@ -20,8 +26,8 @@
 //! is logged, and counted per provider (`wasmcustom.jwtgate.keys.<provider>.*`:
 //! `fetches`, `changes`, `failures.<kind>`, gauges `keys`, `age_seconds`, `ready`).
 //!
-//! Requests for a provider whose first fetch has not landed are answered at
-//! once with 503 `jwks_unavailable` and `Retry-After` (they are not held).
+//! Requests for a provider whose first fetch has not landed are held until
+//! it lands or fails, at most its timeout ([`super::held`]).
 
 // proxy-wasm hands us the host's clock as a std `SystemTime`.
 extern crate std;
@@ -34,7 +40,7 @@ use core::cell::RefCell;
 use core::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use log::{info, warn};
+use log::{debug, info, warn};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType, MetricType};
 
@@ -220,8 +226,28 @@ impl KeyFetcher {
             let remote = &self.remotes[index];
             let fetch = &due.fetch;
             let lease_until = now.saturating_add(i64::from(fetch.timeout_seconds) + 1);
-            if let Err(held_until) = take_lease(&remote.lease_key, &self.holder, now, lease_until) {
-                let _ = verifier.key_fetch_deferred(&remote.name, held_until);
+            if let Err(lease) = take_lease(&remote.lease_key, &self.holder, now, lease_until) {
+                let first = verifier
+                    .key_sources()
+                    .find(|(n, _)| *n == remote.name)
+                    .is_some_and(|(_, s)| matches!(s.readiness(now), Readiness::Pending { .. }));
+                match (first, lease.failed) {
+                    (true, Some(kind)) => {
+                        let detail = format!("the fetch by another worker failed ({kind})");
+                        debug!("jwtgate: provider {}: {detail}", remote.name);
+                        let _ = verifier.key_fetch_failed(&remote.name, now, kind, &detail);
+                    }
+                    // Look again soon: the other worker's result ends the wait.
+                    (true, None) => {
+                        let _ = verifier.key_fetch_deferred(
+                            &remote.name,
+                            lease.until.min(now.saturating_add(1)),
+                        );
+                    }
+                    (false, _) => {
+                        let _ = verifier.key_fetch_deferred(&remote.name, lease.until);
+                    }
+                }
                 continue;
             }
             let headers = Vec::from([
@@ -363,10 +389,15 @@ impl KeyFetcher {
             }
             Event::Failed(failure) => {
                 // Keep the lease until the retry: the backoff holds for every worker.
-                set_lease(&remote.lease_key, &self.holder, failure.retry_at);
+                set_lease(
+                    &remote.lease_key,
+                    &self.holder,
+                    failure.retry_at,
+                    Some(failure.kind),
+                );
             }
             Event::Discovered { .. } | Event::Ignored => {
-                set_lease(&remote.lease_key, &self.holder, 0)
+                set_lease(&remote.lease_key, &self.holder, 0, None)
             }
         }
         report(remote, &event);
@@ -415,7 +446,7 @@ fn publish(remote: &mut Remote, verifier: &Verifier, holder: &str) {
             }
         }
     }
-    set_lease(&remote.lease_key, holder, 0);
+    set_lease(&remote.lease_key, holder, 0, None);
 }
 
 /// Logs and counts what a fetch result did.
@@ -437,28 +468,76 @@ fn report(remote: &Remote, event: &Event) {
     }
 }
 
-/// Takes the lease until `until` with compare-and-swap; `Err(held_until)`
-/// when another worker holds it.
-fn take_lease(key: &str, holder: &str, now: i64, until: i64) -> Result<(), i64> {
+/// A lease another worker holds.
+#[derive(Debug, PartialEq, Eq)]
+struct Lease {
+    until: i64,
+    /// Its last fetch failed so (`None`: in flight).
+    failed: Option<FailureKind>,
+}
+
+/// Reads a lease's text: `"<until> <holder>"` or `"<until> <holder>
+/// failed:<kind>"`; anything else is an expired lease.
+fn parse_lease(text: &str) -> (i64, &str, Option<FailureKind>) {
+    let mut parts = text.split(' ');
+    let until = parts.next().and_then(|u| u.parse().ok()).unwrap_or(0);
+    let holder = parts.next().unwrap_or("-");
+    let failed = parts
+        .next()
+        .and_then(|s| s.strip_prefix("failed:"))
+        .and_then(FailureKind::from_name);
+    (until, holder, failed)
+}
+
+/// Takes the lease until `until` with compare-and-swap; `Err` with the
+/// lease when another worker holds it.
+fn take_lease(key: &str, holder: &str, now: i64, until: i64) -> Result<(), Lease> {
     let (value, cas) = hostcalls::get_shared_data(key).unwrap_or((None, None));
     let text = value
         .map(|v| String::from_utf8_lossy(&v).into_owned())
         .unwrap_or_default();
-    let (held_until, owner) = text.split_once(' ').unwrap_or(("0", "-"));
-    let held_until = held_until.parse::<i64>().unwrap_or(0);
+    let (held_until, owner, failed) = parse_lease(&text);
     if held_until > now && owner != holder {
-        return Err(held_until);
+        return Err(Lease {
+            until: held_until,
+            failed,
+        });
     }
     let value = format!("{until} {holder}");
     match hostcalls::set_shared_data(key, Some(value.as_bytes()), cas) {
         Ok(()) => Ok(()),
         // Someone else took it between our read and write.
-        Err(_) => Err(until),
+        Err(_) => Err(Lease {
+            until,
+            failed: None,
+        }),
     }
 }
 
-/// Sets the lease (ours) to end at `until` (0: released).
-fn set_lease(key: &str, holder: &str, until: i64) {
-    let value = format!("{until} {holder}");
+/// Sets the lease (ours) to end at `until` (0: released), saying how our
+/// fetch failed, if it did.
+fn set_lease(key: &str, holder: &str, until: i64, failed: Option<FailureKind>) {
+    let value = match failed {
+        Some(kind) => format!("{until} {holder} failed:{}", kind.as_str()),
+        None => format!("{until} {holder}"),
+    };
     let _ = hostcalls::set_shared_data(key, Some(value.as_bytes()), None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_lease;
+    use crate::keys::FailureKind;
+
+    #[test]
+    fn leases_read_back_with_their_failure() {
+        assert_eq!(parse_lease("17 w1"), (17, "w1", None));
+        assert_eq!(
+            parse_lease("17 w1 failed:timeout"),
+            (17, "w1", Some(FailureKind::Timeout))
+        );
+        // Unreadable text is an expired lease.
+        assert_eq!(parse_lease(""), (0, "-", None));
+        assert_eq!(parse_lease("x y failed:nonsense"), (0, "y", None));
+    }
 }

@@ -14,22 +14,30 @@
 //! logged with the first 12 hex digits of the policy's SHA-256, so an
 //! operator can alert on a refused update and see which policy is in force.
 
+// proxy-wasm hands us the host's clock as a std `SystemTime`.
+extern crate std;
+
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::String;
 use core::cell::RefCell;
+use std::time::SystemTime;
 
+use alloc::vec::Vec;
 use log::{error, info, warn};
+use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
 use super::crypto::{self, EnvoyCrypto};
-use super::http::Http;
-use super::keys::{self, KeyFetcher};
+use super::held::{Held, Left, FAST_TICK};
+use super::http::{self, Http};
+use super::keys::{self, unix_seconds, KeyFetcher};
 use super::metrics::{ConfigOutcomes, Metrics};
 use crate::alg::sha256;
 use crate::host::VerifierChoice;
+use crate::keys::Readiness;
 use crate::{VerifiedCache, Verifier};
 
 /// What every HTTP context of this VM shares (the VM is single-threaded).
@@ -39,14 +47,102 @@ pub(crate) struct Shared {
     /// `None` when the policy turns the cache off.
     pub(crate) cache: Option<RefCell<VerifiedCache>>,
     pub(crate) metrics: Metrics,
+    /// Requests waiting for a first key fetch ([`super::held`]).
+    pub(crate) held: Held,
 }
 
-#[derive(Default)]
+/// [`Readiness`] without its times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ready {
+    Yes,
+    Pending,
+    No,
+}
+
+impl Ready {
+    fn of(readiness: Readiness) -> Self {
+        match readiness {
+            Readiness::Ready => Ready::Yes,
+            Readiness::Pending { .. } => Ready::Pending,
+            Readiness::Unavailable { .. } => Ready::No,
+        }
+    }
+}
+
 pub(crate) struct Root {
+    context_id: u32,
     /// `None` until a configuration was accepted.
     shared: Option<Rc<Shared>>,
     /// `None` when no provider has remote keys.
     keys: Option<KeyFetcher>,
+    /// The tick is [`FAST_TICK`] (requests are held).
+    fast_tick: bool,
+    /// Each key source's readiness (without times) and last good fetch, at
+    /// the last look at the held requests: they are decided again when it changes.
+    key_state: Vec<(Ready, Option<i64>)>,
+}
+
+impl Root {
+    pub(crate) fn new(context_id: u32) -> Self {
+        Root {
+            context_id,
+            shared: None,
+            keys: None,
+            fast_tick: false,
+            key_state: Vec::new(),
+        }
+    }
+
+    /// Decides the held requests again when keys may have changed, and those
+    /// whose deadline passed; see [`super::held`]. Called last in a callback:
+    /// it leaves the root as the effective context.
+    fn release_held(&mut self, time: SystemTime) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        let now = unix_seconds(time);
+        let state: Vec<(Ready, Option<i64>)> = shared
+            .verifier
+            .try_borrow()
+            .map(|v| {
+                v.key_sources()
+                    .map(|(_, s)| (Ready::of(s.readiness(now)), s.fetched_at()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let changed = state != self.key_state;
+        self.key_state = state;
+        let mut switched = false;
+        for (context_id, deadline) in shared.held.snapshot() {
+            let timed_out = time >= deadline;
+            if !changed && !timed_out {
+                continue;
+            }
+            switched = true;
+            if hostcalls::set_effective_context(context_id).is_err() {
+                shared.held.release(context_id, Left::Gone);
+                continue;
+            }
+            let decided = http::decide(&shared, now);
+            let how = match (decided.wait_until, timed_out) {
+                (Some(_), false) => continue,
+                (Some(_), true) => Left::TimedOut,
+                (None, _) => Left::Released,
+            };
+            // Out of the held set before the answer, which may end the stream.
+            if shared.held.release(context_id, how) && http::answer(&shared, &decided) {
+                let _ = hostcalls::resume_http_request();
+            }
+        }
+        if switched {
+            let _ = hostcalls::set_effective_context(self.context_id);
+        }
+        let fast = !shared.held.is_empty();
+        if fast != self.fast_tick {
+            self.fast_tick = fast;
+            self.set_tick_period(if fast { FAST_TICK } else { keys::TICK });
+        }
+    }
 }
 
 impl Context for Root {
@@ -61,6 +157,7 @@ impl Context for Root {
         if let (Some(keys), Some(shared)) = (self.keys.as_mut(), self.shared.as_ref()) {
             keys.response(&shared.verifier, token, num_headers, body_size, time);
         }
+        self.release_held(time);
     }
 }
 
@@ -102,6 +199,7 @@ impl RootContext for Root {
         if let (Some(keys), Some(shared)) = (self.keys.as_mut(), self.shared.as_ref()) {
             keys.tick(&shared.verifier, time);
         }
+        self.release_held(time);
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -111,8 +209,8 @@ impl RootContext for Root {
     // Must not return `None`: the SDK panics on that. Without a configuration
     // (which Envoy prevents: a refused configuration fails the plugin) the
     // context denies every request.
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Http::new(self.shared.clone())))
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Http::new(context_id, self.shared.clone())))
     }
 }
 
@@ -164,10 +262,15 @@ fn configure(bytes: &[u8], instance: u64) -> Result<(Shared, Option<KeyFetcher>)
     let metrics = Metrics::define();
     metrics.crypto_host(host_crypto);
     let fetcher = KeyFetcher::new(&mut verifier, instance)?;
+    let held = Held::new(
+        verifier.policy().limits.max_waiting_requests,
+        fetcher.is_some(),
+    );
     let shared = Shared {
         verifier: RefCell::new(verifier),
         cache,
         metrics,
+        held,
     };
     Ok((shared, fetcher))
 }

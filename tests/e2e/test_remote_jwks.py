@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import sys
 import time
 import unittest
@@ -37,6 +38,7 @@ from harness import (  # noqa: E402
     EchoUpstream,
     Envoy,
     EnvoyFailedToStart,
+    Response,
     bootstrap_jwtgate,
     log,
     stop_started,
@@ -321,6 +323,152 @@ class StaleAndFirstFetch(unittest.TestCase):
             env.stop()
         finally:
             server.stop()
+
+
+def timed(env: Envoy, token: str, method: str = "GET") -> tuple[int, str | None, str | None, float, Response]:
+    """One request: status, error code, Retry-After, seconds it took, the response."""
+    t0 = time.monotonic()
+    r = env.get("/orders", {"authorization": f"Bearer {token}"}, method)
+    return r.status, r.error_code(), r.header("retry-after"), time.monotonic() - t0, r
+
+
+def timed_burst(env: Envoy, token: str, n: int) -> list:
+    """`n` requests at once, each on its own connection (so every worker gets some)."""
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(lambda _: timed(env, token), range(n)))
+
+
+def hold_stats(env: Envoy) -> dict[str, int]:
+    stats = env.stats("jwtgate.hold")
+    return {k.rsplit(".", 1)[1]: v for k, v in stats.items()}
+
+
+def raw_request(env: Envoy, head: str) -> socket.socket:
+    sock = socket.create_connection((LOCALHOST, env.port), timeout=10)
+    sock.sendall(head.encode())
+    return sock
+
+
+class FirstFetchHold(unittest.TestCase):
+    """Requests during a provider's first fetch wait for it (bounded by its
+    timeout) instead of failing at once (issue 14, docs/POLICY.md "Remote keys")."""
+
+    def setUp(self) -> None:
+        self.signer = Signer()
+        self.server = JwksServer(jwks=self.signer.jwks("k1")).start()
+        self.addCleanup(self.server.stop)
+
+    def envoy(self, name: str, timeout: int, **limits) -> Envoy:
+        doc = policy(self.server, timeout_seconds=timeout, retry_seconds=30, max_retry_seconds=30)
+        doc["providers"]["idp"]["claim_to_headers"] = [{"claim": "sub", "header": "x-jwt-sub"}]
+        if limits:
+            doc["limits"] = limits
+        env = start(self.server, doc, name)
+        self.addCleanup(env.stop)
+        return env
+
+    def settled(self, env: Envoy) -> dict[str, int]:
+        """The hold counters once nothing is held any more."""
+        until(lambda: hold_stats(env).get("waiting", 0) == 0 and hold_stats(env).get("held", 0) > 0, 10)
+        return hold_stats(env)
+
+    def test_a_slow_first_fetch_is_waited_for(self) -> None:
+        self.server.set(mode="slow", delay=1.5)
+        env = self.envoy("hold-slow", timeout=4)
+        t0 = time.monotonic()
+        answers = timed_burst(env, self.signer.token("k1"), 12)
+        log(f"    slow first fetch (1.5 s): answers after {min(a[3] for a in answers):.1f}..{max(a[3] for a in answers):.1f} s")
+        self.assertEqual({(a[0], a[1]) for a in answers}, {(200, None)}, answers)
+        # Held, not answered at once: the keys came 1.5 s after the fetch began.
+        self.assertGreater(max(a[3] for a in answers), 0.5)
+        self.assertLess(time.monotonic() - t0, 4)
+        # The claim header was set on the request the filter resumed.
+        self.assertEqual({tuple(a[4].upstream_headers("x-jwt-sub")) for a in answers}, {("alice",)})
+        stats = self.settled(env)
+        self.assertEqual(stats["waiting"], 0, stats)
+        self.assertGreaterEqual(stats["held"], 1, stats)
+        self.assertEqual(stats["released"], stats["held"], stats)
+        self.assertEqual(stats.get("timed_out", 0), 0, stats)
+        # Every worker waited for one shared fetch.
+        self.assertLessEqual(self.server.count("/jwks"), 2, self.server.stats())
+
+    def test_a_body_arriving_during_the_wait_does_not_let_the_request_through(self) -> None:
+        self.server.set(mode="slow", delay=1.5)
+        env = self.envoy("hold-body", timeout=4)
+        # A kid the keys will not have: the answer must be 401, never the upstream's 200.
+        token = self.signer.token("not-in-the-set")
+        sock = raw_request(env, f"POST /orders HTTP/1.1\r\nhost: api.example.com\r\nauthorization: Bearer {token}\r\ncontent-length: 10\r\n\r\n")
+        with sock:
+            time.sleep(0.3)
+            sock.sendall(b"hello")
+            time.sleep(0.3)
+            sock.sendall(b"world")
+            reply = sock.recv(65536).decode(errors="replace")
+        self.assertTrue(reply.startswith("HTTP/1.1 401"), reply)
+        self.assertIn("unknown_kid", reply)
+
+    def test_a_first_fetch_slower_than_its_timeout_gives_503_after_about_the_timeout(self) -> None:
+        timeout = 2
+        self.server.set(mode="slow", delay=6)
+        env = self.envoy("hold-timeout", timeout=timeout)
+        answers = timed_burst(env, self.signer.token("k1"), 12)
+        took = sorted(a[3] for a in answers)
+        log(f"    first fetch over its timeout ({timeout} s): 503 after {took[0]:.1f}..{took[-1]:.1f} s")
+        self.assertEqual({(a[0], a[1], a[2]) for a in answers}, {(503, "jwks_unavailable", "30")}, answers)
+        self.assertGreaterEqual(took[-1], timeout - 1)
+        # Whole-second times: at most a second late (plus a loaded machine's margin).
+        self.assertLessEqual(took[-1], timeout + 2)
+        stats = self.settled(env)
+        self.assertEqual(stats["waiting"], 0, stats)
+        self.assertEqual(stats.get("released", 0) + stats.get("timed_out", 0), stats["held"], stats)
+        # Once the first fetch failed (and every worker read so from the lease,
+        # within about a second), nothing waits: 503 at once.
+        time.sleep(1.5)
+        again = timed_burst(env, self.signer.token("k1"), 8)
+        self.assertEqual({(a[0], a[1]) for a in again}, {(503, "jwks_unavailable")})
+        self.assertLess(max(a[3] for a in again), 0.5, again)
+
+    def test_an_idp_that_is_down_gives_503_within_the_timeout(self) -> None:
+        self.server.set(mode="down")
+        env = self.envoy("hold-down", timeout=3)
+        answers = timed_burst(env, self.signer.token("k1"), 8)
+        took = max(a[3] for a in answers)
+        log(f"    IdP down at start: 503 after at most {took:.1f} s")
+        self.assertEqual({(a[0], a[1]) for a in answers}, {(503, "jwks_unavailable")}, answers)
+        self.assertLessEqual(took, 3 + 1.5)
+        time.sleep(1.5)
+        # Every worker learnt that the first fetch failed: no more waiting.
+        self.assertTrue(all(a[3] < 0.5 for a in timed_burst(env, self.signer.token("k1"), 8)))
+
+    def test_over_the_limit_the_answer_is_503_at_once(self) -> None:
+        self.server.set(mode="slow", delay=2)
+        env = self.envoy("hold-limit", timeout=4, max_waiting_requests=1)
+        answers = timed_burst(env, self.signer.token("k1"), 16)
+        at_once = [a for a in answers if a[3] < 1.0]
+        log(f"    limit 1 per worker: {len(at_once)} of 16 answered at once")
+        # At most one held per worker (4); the others 503 at once, never a pass.
+        self.assertGreaterEqual(len(at_once), 16 - WORKERS, answers)
+        self.assertEqual({(a[0], a[1], a[2]) for a in at_once}, {(503, "jwks_unavailable", "30")})
+        self.assertTrue(all(a[0] == 200 for a in answers if a not in at_once), answers)
+        stats = self.settled(env)
+        self.assertGreaterEqual(stats["over_limit"], len(at_once), stats)
+        self.assertEqual(stats["waiting"], 0, stats)
+
+    def test_a_client_that_leaves_during_the_wait_leaves_the_held_set(self) -> None:
+        self.server.set(mode="slow", delay=2.5)
+        env = self.envoy("hold-gone", timeout=5)
+        token = self.signer.token("k1")
+        socks = [raw_request(env, f"GET /orders HTTP/1.1\r\nhost: api.example.com\r\nauthorization: Bearer {token}\r\n\r\n") for _ in range(8)]
+        self.assertTrue(until(lambda: hold_stats(env).get("waiting", 0) == 8, 2), hold_stats(env))
+        for sock in socks:
+            sock.close()
+        self.assertTrue(until(lambda: hold_stats(env).get("waiting", 0) == 0, 3), hold_stats(env))
+        stats = hold_stats(env)
+        self.assertEqual(stats["gone"], 8, stats)
+        # Envoy and every worker VM are fine: the keys land, requests pass.
+        self.assertTrue(until(lambda: burst(env, token) == {(200, None)}, 6), burst(env, token))
+        self.assertNotIn("panicked", env.log())
+        self.assertEqual(hold_stats(env)["waiting"], 0)
 
 
 class RemoteConfigErrors(unittest.TestCase):

@@ -20,6 +20,9 @@ const later: Promise<Verified> = verifier.verifyAsync('t', { path: '/x', now: 17
 const options: VerifierOptions = { hostCrypto: 'webcrypto', subtle: globalThis.crypto.subtle };
 createVerifier({ providers: {} }, options);
 createVerifier({ providers: {} }, { hostCrypto: 'auto' });
+createVerifier({ providers: {} }, { backgroundRefresh: false }).close();
+// @ts-expect-error: true or false
+createVerifier({ providers: {} }, { backgroundRefresh: 'auto' });
 // @ts-expect-error: "auto" or "webcrypto"
 createVerifier({ providers: {} }, { hostCrypto: 'openssl' });
 const codes: ErrorCode[] = errorCodeList();
