@@ -31,4 +31,4 @@ rm -rf "$JWTGATE_E2E_DIR"
 mkdir -p "$JWTGATE_E2E_DIR"
 # The suite stops every Envoy it starts (also on failure); the timeout is the
 # last line of defence against a hang.
-exec timeout --kill-after=10 360 "$PY" tests/e2e/test_e2e.py --wasm "$WASM" "$@"
+exec timeout --kill-after=10 480 "$PY" tests/e2e/test_e2e.py --wasm "$WASM" "$@"
