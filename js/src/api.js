@@ -83,6 +83,14 @@ export function verifyJws(token, jwkOrJwks) {
 
 const utf8 = new TextEncoder();
 
+/**
+ * `keysByCaller(verifier)`: hands the verifier's key fetching to the caller
+ * (createGuard, per request: js/src/edge-keys.js). From then on the verifier
+ * starts no fetch and waits for none by itself; returns its KeyRefresher, or
+ * undefined without remote keys. Not exported by the entry points.
+ */
+export let keysByCaller;
+
 /** A verifier for one policy; build it once and reuse it (the key sets are parsed here). */
 export class Verifier {
   #inner;
@@ -92,6 +100,15 @@ export class Verifier {
   #webCrypto;
   /** Fetches remote keys (`remote_jwks`, `discovery`); undefined without them. */
   #keys;
+  /** The caller performs the key fetches (keysByCaller): no kick, no wait here. */
+  #byCaller = false;
+
+  static {
+    keysByCaller = (verifier) => {
+      verifier.#byCaller = true;
+      return verifier.#keys;
+    };
+  }
 
   /**
    * `options.hostCrypto`: "auto" (default): node:crypto where the platform has
@@ -121,13 +138,23 @@ export class Verifier {
 
   /** Runs `op`, after starting any key fetch that is due, and again after an unknown kid. */
   #withKeys(op) {
-    this.#keys?.kick();
+    this.#kick();
     try {
       return op();
     } catch (error) {
-      if (error?.code === 'unknown_kid') this.#keys?.kick();
+      if (error?.code === 'unknown_kid') this.#kick();
       throw error;
     }
+  }
+
+  /** Starts the key fetches that are due, unless the caller performs them. */
+  #kick() {
+    if (!this.#byCaller) this.#keys?.kick();
+  }
+
+  /** Waits for a pending first key fetch, unless the caller performs them. */
+  async #ready() {
+    if (!this.#byCaller) await this.#keys?.ready();
   }
 
   /** Performs the key fetches due now; resolves when they have landed or failed. */
@@ -169,7 +196,7 @@ export class Verifier {
    */
   async verifyAsync(token, options = {}) {
     text(token, 'token');
-    await this.#keys?.ready();
+    await this.#ready();
     const now = seconds(options.now);
     const path = options.path;
     return this.#withWebCrypto(
@@ -187,7 +214,7 @@ export class Verifier {
   async authorizeAsync(request, options = {}) {
     const now = seconds(options.now);
     const { method, path, headers, caseInsensitive } = httpRequest(request);
-    await this.#keys?.ready();
+    await this.#ready();
     return this.#withWebCrypto(
       () => this.authorize(request, { now }),
       () => this.#inner.authorizeSignatureRequests(method, path, headers, caseInsensitive, now),
@@ -262,7 +289,7 @@ export class Verifier {
     const decision = this.#withKeys(() =>
       JSON.parse(this.#inner.authorize(method, path, headers, caseInsensitive, seconds(options.now))),
     );
-    if (decision.code === 'unknown_kid') this.#keys?.kick();
+    if (decision.code === 'unknown_kid') this.#kick();
     return decision;
   }
 }

@@ -264,9 +264,10 @@ describe('attack suite through the worker (PyJWT-minted tokens, the clock frozen
 });
 
 describe('the shipped configuration', () => {
-  test('js/worker/config.capnp serves the same modules the tests run (clock.capnp adds only the shim)', () => {
+  test('js/worker/config.capnp serves the same modules the tests run (clock.capnp adds only the shim; remote.capnp, of worker-keys.test.mjs, none)', () => {
     const modules = (file) => readFileSync(file, 'utf8').match(/\(name = "(?!test\/)[^"]+", (esModule|wasm) = embed "[^"]+"\)/g).map((m) => m.replace(/embed "(\.\.\/)+/, 'embed "').replace('embed "worker.js"', 'embed "worker/worker.js"'));
     assert.deepEqual(modules(CLOCK_CONFIG), modules(CONFIG));
+    assert.deepEqual(modules(fileURLToPath(new URL('./worker/remote.capnp', import.meta.url))), modules(CONFIG));
   });
 
   test('a policy that does not load: every request is answered 500, and workerd logs the field', async () => {
