@@ -86,8 +86,9 @@ const utf8 = new TextEncoder();
 /**
  * `keysByCaller(verifier)`: hands the verifier's key fetching to the caller
  * (createGuard, per request: js/src/edge-keys.js). From then on the verifier
- * starts no fetch and waits for none by itself; returns its KeyRefresher, or
- * undefined without remote keys. Not exported by the entry points.
+ * starts no fetch and waits for none by itself (no kick, no wait, no timer);
+ * returns its KeyRefresher, or undefined without remote keys. Not exported by
+ * the entry points.
  */
 export let keysByCaller;
 
@@ -106,6 +107,7 @@ export class Verifier {
   static {
     keysByCaller = (verifier) => {
       verifier.#byCaller = true;
+      verifier.#keys?.close?.(); // a background timer, where the refresher has one
       return verifier.#keys;
     };
   }

@@ -1,6 +1,6 @@
 // Remote keys in the edge worker, in the real workerd runtime: the shipped
 // worker (js/worker/worker.js, the modules of config.capnp) as two services of
-// one workerd (test/worker/remote.capnp: two isolates), fetching with the
+// one workerd (js/worker/remote.capnp: two isolates), fetching with the
 // platform fetch from tests/jwks_server.py (a real HTTP server on 127.0.0.1
 // that counts requests, rotates keys and goes down on request) and sharing
 // through workerd's real Cache API, backed by a store in the protocol workerd
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import * as jose from 'jose';
 import { header, send, startCacheStore, startJwksServer, startOrigin, startWorker } from '../worker/local.mjs';
 
-const REMOTE_CONFIG = fileURLToPath(new URL('./worker/remote.capnp', import.meta.url));
+const REMOTE_CONFIG = fileURLToPath(new URL('../worker/remote.capnp', import.meta.url));
 const ISS = 'https://idp.example.com';
 const now = () => Math.floor(Date.now() / 1000);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
