@@ -173,6 +173,10 @@ export interface KeySource {
   fetched_at: number | null;
   valid_until: number | null;
   jwks_uri: string | null;
+  /** The configured `remote_jwks.uri` (null with discovery). */
+  uri: string | null;
+  /** With `discovery: true`, the issuer whose discovery document is read; else null. */
+  discovery: string | null;
   keys: number;
   stats: { fetches: number; successes: number; changes: number; kid_fetches: number; failures: Record<string, number> };
 }
@@ -299,6 +303,20 @@ export function jwtgateMiddleware(
 export interface GuardOptions extends VerifierOptions {
   /** The origin routes paths without case: match the policy's rules without case too. Default false. */
   caseInsensitive?: boolean;
+  /**
+   * Where isolates share fetched remote keys (the core's snapshot, and a
+   * lease so that about one isolate fetches): a Cache, by default
+   * `caches.default` where the runtime has one (Cloudflare Workers, workerd);
+   * `null` keeps keys in the isolate's memory only.
+   */
+  keyCache?: { match(url: string): Promise<Response | undefined>; put(url: string, response: Response): Promise<void>; delete(url: string): Promise<boolean> } | null;
+}
+
+/** A guard call's options; a Workers `ctx` can be passed as it is. */
+export interface GuardCallOptions {
+  now?: Now;
+  /** Runs key refreshes after the answer (a Workers `ctx.waitUntil`); without it they run unawaited. */
+  waitUntil?(promise: Promise<unknown>): void;
 }
 
 /**
@@ -310,15 +328,16 @@ export interface GuardOptions extends VerifierOptions {
  * of them removed, the token removed when the provider's `forward` is false.
  */
 export interface Guard {
-  (request: Request, options?: { now?: Now }): Promise<Response | Request>;
+  (request: Request, options?: GuardCallOptions): Promise<Response | Request>;
   /** The verifier the guard decides with. */
   readonly verifier: Verifier;
 }
 
 /**
  * `const guard = createGuard(policy)`, then
- * `const r = await guard(request); if (r instanceof Response) return r; return fetch(r);`.
- * `policy` is a policy (object or JSON text) or a Verifier. Throws JwtError `invalid_config`.
+ * `const r = await guard(request, ctx); if (r instanceof Response) return r; return fetch(r);`.
+ * `policy` is a policy (object or JSON text) or a Verifier (the guard then
+ * performs its remote key fetches, per request). Throws JwtError `invalid_config`.
  */
 export function createGuard(policy: JsonObject | string | Verifier, options?: GuardOptions): Guard;
 

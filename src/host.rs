@@ -174,9 +174,13 @@ pub fn probes() -> Vec<Probe> {
 
 /// Checks a host before it is trusted: for every probe (RS256, ES256, EdDSA,
 /// HS256, HS384, HS512) it must accept a known-good signature and refuse the
-/// same signature with one bit flipped (and the pure-Rust reference must
-/// agree on both). A host that declines a
-/// key (`prepare` returns `None`) passes for that key: pure Rust handles it.
+/// same signature with one bit flipped. A host that declines a key
+/// (`prepare` returns `None`) passes for that key: pure Rust handles it. That
+/// the pure-Rust reference agrees with the probes is a fact of the build,
+/// pinned by the tests (natively here, in wasm by
+/// `js/test/worker-guard.test.mjs`), not checked again at run time: a first
+/// pure-Rust RSA or ECDSA check in a fresh wasm instance runs unoptimized
+/// code and cost most of an edge worker's startup.
 ///
 /// ```
 /// use jwtgate::host::{self_test, SignatureVerifier};
@@ -203,13 +207,6 @@ pub fn self_test(host: &mut dyn SignatureVerifier) -> Result<(), String> {
         bad,
     } in probes
     {
-        let reference_good = crate::alg::verify_signature(alg, &key, message, &good).is_ok();
-        let reference_bad = crate::alg::verify_signature(alg, &key, message, &bad).is_ok();
-        if !reference_good || reference_bad {
-            return Err(format!(
-                "the pure-Rust reference disagrees with the {alg} probe"
-            ));
-        }
         let Some(handle) = host.prepare(&key) else {
             continue;
         };
@@ -364,6 +361,15 @@ mod tests {
         assert_eq!(hex("0aFf"), Some(alloc::vec![0x0a, 0xff]));
         assert_eq!(hex("abc"), None);
         assert_eq!(hex("zz"), None);
+    }
+
+    #[test]
+    fn the_pure_rust_reference_agrees_with_every_probe() {
+        for p in probes() {
+            let verdict = |sig: &[u8]| crate::alg::verify_signature(p.alg, &p.key, p.message, sig);
+            assert!(verdict(&p.good).is_ok(), "{} good", p.alg);
+            assert!(verdict(&p.bad).is_err(), "{} bad", p.alg);
+        }
     }
 
     #[test]

@@ -521,6 +521,51 @@ impl JsVerifier {
         Ok(to_json(&event))
     }
 
+    /// `provider`'s fetch in flight is left to another instance that holds
+    /// the right to fetch until `until` ([`Verifier::key_fetch_deferred`]).
+    #[wasm_bindgen(js_name = keyFetchDeferred)]
+    pub fn key_fetch_deferred(&mut self, provider: &str, until: f64) -> Result<(), JsValue> {
+        self.verifier
+            .key_fetch_deferred(provider, seconds(until))
+            .map_err(|e| thrown(&e))
+    }
+
+    /// `provider`'s last good fetch as the JSON of a [`crate::keys::Snapshot`]
+    /// ([`crate::keys::KeySource::snapshot`]), for other instances to adopt;
+    /// `undefined` before the first good fetch.
+    #[wasm_bindgen(js_name = keySnapshot)]
+    pub fn key_snapshot(&self, provider: &str) -> Option<String> {
+        self.verifier
+            .key_sources()
+            .find(|(name, _)| *name == provider)
+            .and_then(|(_, source)| source.snapshot())
+            .map(|snapshot| to_json(&snapshot))
+    }
+
+    /// Takes the keys another instance fetched for `provider`
+    /// ([`Verifier::adopt_keys`]): `snapshot` is the JSON that instance's
+    /// [`JsVerifier::key_snapshot`] gave. Returns the event as JSON; throws
+    /// `invalid_config` when the snapshot does not parse.
+    #[wasm_bindgen(js_name = adoptKeys)]
+    pub fn adopt_keys(
+        &mut self,
+        provider: &str,
+        now: f64,
+        snapshot: &str,
+    ) -> Result<String, JsValue> {
+        let snapshot: crate::keys::Snapshot = serde_json::from_str(snapshot).map_err(|e| {
+            thrown(&Error::new(
+                ErrorCode::InvalidConfig,
+                alloc::format!("the key snapshot does not parse: {e}"),
+            ))
+        })?;
+        let event = self
+            .verifier
+            .adopt_keys(provider, seconds(now), &snapshot)
+            .map_err(|e| thrown(&e))?;
+        Ok(to_json(&event))
+    }
+
     /// When a key fetch is next due (Unix seconds), if any provider fetches keys.
     #[wasm_bindgen(js_name = nextKeyWake)]
     pub fn next_key_wake(&self) -> Option<f64> {
@@ -535,8 +580,9 @@ impl JsVerifier {
             .map(|t| t as f64)
     }
 
-    /// Every key source as JSON: `[{"provider","state","fetched_at","valid_until","jwks_uri","stats"}]`
-    /// with `state` one of `"ready"`, `"pending"`, `"unavailable"`.
+    /// Every key source as JSON: `[{"provider","state","fetched_at","valid_until","jwks_uri","uri","discovery","keys","stats"}]`
+    /// with `state` one of `"ready"`, `"pending"`, `"unavailable"`, `uri` the configured
+    /// `remote_jwks.uri` and `discovery` the issuer whose discovery document is read (or `null`).
     #[wasm_bindgen(js_name = keySources)]
     pub fn key_sources(&self, now: f64) -> String {
         use crate::keys::Readiness;
@@ -555,6 +601,8 @@ impl JsVerifier {
                     "fetched_at": source.fetched_at(),
                     "valid_until": source.valid_until(),
                     "jwks_uri": source.jwks_uri(),
+                    "uri": source.config().uri,
+                    "discovery": self.verifier.policy().providers.get(name).filter(|p| p.discovery).map(|p| &p.issuer[0]),
                     "keys": source.key_set().map_or(0, |s| s.keys().len()),
                     "stats": source.stats(),
                 })

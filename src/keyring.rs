@@ -200,7 +200,14 @@ impl Verifier {
                 continue;
             };
             for kid in remote.noted.get_mut().drain(..) {
-                remote.source.unknown_kid(now, &kid);
+                // Keys adopted or fetched since the kid was noted may have it.
+                let known = remote
+                    .combined
+                    .as_ref()
+                    .is_some_and(|set| set.keys().iter().any(|k| k.kid() == Some(kid.as_str())));
+                if !known {
+                    remote.source.unknown_kid(now, &kid);
+                }
             }
             if let Some(fetch) = remote.source.next_fetch(now) {
                 out.push(KeyFetch {

@@ -190,6 +190,45 @@ fn rotation_new_kid_verifies_after_one_early_fetch_old_kid_goes() {
 }
 
 #[test]
+fn a_kid_noted_unknown_asks_for_no_fetch_once_adopted_keys_have_it() {
+    // Another instance (an Envoy worker, an edge isolate) fetched the rotated
+    // set; this one noted the new kid before adopting it: no refetch follows.
+    let (rotated, now) = token("signed by the other issuer's key but claiming idp's issuer");
+    let mut config = remote();
+    config["cooldown_seconds"] = json!(1);
+    let mut leader = verifier(config.clone(), None);
+    let mut follower = verifier(config, None);
+    fetch_answers(&mut follower, now, &jwks("idp"));
+    assert_eq!(code(&follower, &rotated, now + 40), "unknown_kid");
+    let both = {
+        let mut set: Value = serde_json::from_str(&jwks("idp")).unwrap();
+        let other: Value = serde_json::from_str(&jwks("other")).unwrap();
+        set["keys"]
+            .as_array_mut()
+            .unwrap()
+            .extend(other["keys"].as_array().unwrap().iter().cloned());
+        set.to_string()
+    };
+    fetch_answers(&mut leader, now + 40, &both);
+    let snapshot = leader.key_sources().next().unwrap().1.snapshot().unwrap();
+    // Adopted before the follower looks at its noted kid, a second later,
+    // when the cooldown (1 s, from the adopted fetch) has passed.
+    assert!(matches!(
+        follower.adopt_keys("idp", now + 40, &snapshot),
+        Ok(Event::KeysChanged(_))
+    ));
+    assert_eq!(code(&follower, &rotated, now + 41), "ok");
+    assert!(follower.due_fetches(now + 41).is_empty());
+    // A kid no key has still asks for its fetch after the cooldown.
+    let (unknown, _) = token("unknown kid");
+    assert_eq!(code(&follower, &unknown, now + 80), "unknown_kid");
+    assert_eq!(
+        follower.due_fetches(now + 80)[0].fetch.reason,
+        "unknown_kid"
+    );
+}
+
+#[test]
 fn a_kid_flood_asks_for_one_fetch_per_cooldown() {
     let (es256, now) = token("valid ES256");
     let (unknown, _) = token("unknown kid");

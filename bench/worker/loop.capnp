@@ -8,6 +8,8 @@ const config :Workerd.Config = (
         (name = "bench/worker/loop.js", esModule = embed "loop.js"),
         (name = "js/src/browser.js", esModule = embed "../../js/src/browser.js"),
         (name = "js/src/api.js", esModule = embed "../../js/src/api.js"),
+        (name = "js/src/keys.js", esModule = embed "../../js/src/keys.js"),
+        (name = "js/src/edge-keys.js", esModule = embed "../../js/src/edge-keys.js"),
         (name = "js/src/errors.js", esModule = embed "../../js/src/errors.js"),
         (name = "js/src/webcrypto.js", esModule = embed "../../js/src/webcrypto.js"),
         (name = "js/src/guard.js", esModule = embed "../../js/src/guard.js"),

@@ -84,6 +84,15 @@ export function verifyJws(token, jwkOrJwks) {
 
 const utf8 = new TextEncoder();
 
+/**
+ * `keysByCaller(verifier)`: hands the verifier's key fetching to the caller
+ * (createGuard, per request: js/src/edge-keys.js). From then on the verifier
+ * starts no fetch and waits for none by itself (no kick, no wait, no timer);
+ * returns its KeyRefresher, or undefined without remote keys. Not exported by
+ * the entry points.
+ */
+export let keysByCaller;
+
 const utf8Decoder = new TextDecoder();
 
 /** One base64url segment of a token as JSON (Node's native base64 where there is Buffer). */
@@ -121,6 +130,17 @@ export class Verifier {
   #webCrypto;
   /** Fetches remote keys (`remote_jwks`, `discovery`); undefined without them. */
   #keys;
+  /** The caller performs the key fetches (keysByCaller): no kick, no wait here. */
+  #byCaller = false;
+
+  static {
+    keysByCaller = (verifier) => {
+      verifier.#byCaller = true;
+      verifier.#keys?.close?.(); // a background timer, where the refresher has one
+      return verifier.#keys;
+    };
+  }
+
   /**
    * With the policy's cache on: verdicts of the core reused in JavaScript, by
    * token: { path, result, since, until, generation, bytes }. A verdict is
@@ -164,13 +184,23 @@ export class Verifier {
 
   /** Runs `op`, after starting any key fetch that is due, and again after an unknown kid. */
   #withKeys(op) {
-    this.#keys?.kick();
+    this.#kick();
     try {
       return op();
     } catch (error) {
-      if (error?.code === 'unknown_kid') this.#keys?.kick();
+      if (error?.code === 'unknown_kid') this.#kick();
       throw error;
     }
+  }
+
+  /** Starts the key fetches that are due, unless the caller performs them. */
+  #kick() {
+    if (!this.#byCaller) this.#keys?.kick();
+  }
+
+  /** Waits for a pending first key fetch, unless the caller performs them. */
+  async #ready() {
+    if (!this.#byCaller) await this.#keys?.ready();
   }
 
   /** Performs the key fetches due now; resolves when they have landed or failed. */
@@ -267,7 +297,7 @@ export class Verifier {
    */
   async verifyAsync(token, options = {}) {
     text(token, 'token');
-    await this.#keys?.ready();
+    await this.#ready();
     const now = seconds(options.now);
     const path = options.path;
     return this.#withWebCrypto(
@@ -285,7 +315,7 @@ export class Verifier {
    */
   async authorizeAsync(request, options = {}) {
     const { method, path, headers, caseInsensitive } = httpRequest(request);
-    await this.#keys?.ready();
+    await this.#ready();
     const now = seconds(options.now);
     return this.#withWebCrypto(
       () => this.authorize(request, { now }),
@@ -365,7 +395,7 @@ export class Verifier {
     const decision = this.#withKeys(() =>
       JSON.parse(this.#inner.authorize(method, path, headers, caseInsensitive, seconds(options.now))),
     );
-    if (decision.code === 'unknown_kid') this.#keys?.kick();
+    if (decision.code === 'unknown_kid') this.#kick();
     return decision;
   }
 }

@@ -3,7 +3,8 @@
 // them) or the `Request` to send to the origin (the canonical target, claim
 // headers set, client copies and the token removed as the policy says).
 // For Cloudflare-style workers, Deno, Bun and fetch-style Node servers.
-import { Verifier, createVerifier } from './api.js';
+import { Verifier, createVerifier, keysByCaller } from './api.js';
+import { EdgeKeys } from './edge-keys.js';
 
 /** The request's headers as the flat [name, value, ...] list the core reads. */
 function flatHeaders(headers) {
@@ -61,10 +62,19 @@ function forwarded(request, target, decision) {
   return new Request(new URL(request.url).origin + path, init);
 }
 
+/** Runs `promise` after the answer: through `waitUntil` when the caller gives one (a Workers ctx). */
+function inBackground(callOptions) {
+  return (promise) => {
+    const settled = promise.catch(() => {});
+    if (typeof callOptions.waitUntil === 'function') callOptions.waitUntil(settled);
+  };
+}
+
 /**
- * `createGuard(policy, options)`: returns `guard(request, { now })`, which
- * resolves to a `Response` (refused: answer it) or a `Request` (allowed: send
- * it to the origin). `policy` is a policy (object or JSON text) or a Verifier.
+ * `createGuard(policy, options)`: returns `guard(request, { now, waitUntil })`,
+ * which resolves to a `Response` (refused: answer it) or a `Request` (allowed:
+ * send it to the origin). `policy` is a policy (object or JSON text) or a
+ * Verifier. The second argument may be a Workers `ctx` itself (its `waitUntil`).
  *
  * The core decides on the request target exactly as it arrived (workerd
  * builds `request.url` from the raw target without normalizing it), and the
@@ -73,19 +83,33 @@ function forwarded(request, target, decision) {
  * (an invalid Host) rejects with a TypeError.
  *
  * `options.caseInsensitive`: the origin routes paths without case, so rules
- * are matched without case too. `options.hostCrypto` and `options.subtle` are
+ * are matched without case too. `options.hostCrypto`, `options.subtle`,
+ * `options.fetch`, `options.clock` and `options.onKeyEvent` are
  * createVerifier's. RSA and ECDSA signatures are checked by WebCrypto where
  * there is no node:crypto (`authorizeAsync`), after the core's self-test.
+ *
+ * Remote keys (`remote_jwks`, `discovery`) are fetched per request
+ * (js/src/edge-keys.js): a request waits only for a first fetch, and only on
+ * I/O it started itself; refreshes and kid-miss refetches run after the
+ * answer, through `waitUntil`. `options.keyCache`: the Cache through which
+ * isolates share fetched keys (default `caches.default` where the runtime
+ * has it; `null`: memory only). The guard takes over the key fetching of a
+ * Verifier it is given.
  */
 export function createGuard(policy, options = {}) {
-  const { caseInsensitive = false, ...verifierOptions } = options ?? {};
+  const { caseInsensitive = false, keyCache = globalThis.caches?.default ?? null, ...verifierOptions } = options ?? {};
   const verifier = policy instanceof Verifier ? policy : createVerifier(policy, verifierOptions);
+  const refresher = keysByCaller(verifier);
+  const keys = refresher && new EdgeKeys(refresher, keyCache);
   async function guard(request, callOptions = {}) {
+    const background = inBackground(callOptions ?? {});
+    await keys?.beforeDecision(background);
     const target = requestTarget(request);
     const decision = await verifier.authorizeAsync(
       { method: request.method, path: target, headers: flatHeaders(request.headers), caseInsensitive },
-      { now: callOptions.now },
+      { now: callOptions?.now },
     );
+    keys?.afterDecision(decision, background);
     return decision.allow ? forwarded(request, target, decision) : refusal(decision);
   }
   guard.verifier = verifier;

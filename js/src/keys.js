@@ -152,6 +152,57 @@ export class KeyRefresher {
     return JSON.parse(this.#inner.keySources(this.now()));
   }
 
+  // Per-request mode (edge workers, where I/O belongs to the request that
+  // started it and a promise shared with another request hangs): the caller
+  // takes the due fetches and performs them itself (js/src/edge-keys.js);
+  // nothing here keeps a promise.
+
+  /** Takes the fetches due now: each is in flight until `perform` reports it or `defer` hands it on. */
+  takeDue() {
+    return JSON.parse(this.#inner.dueFetches(this.now()));
+  }
+
+  /** Performs one fetch from `takeDue` and reports it; resolves to the core's event (never rejects). */
+  perform(fetch) {
+    return this.#perform(fetch);
+  }
+
+  /** Leaves a fetch from `takeDue` to another instance, which holds the right to fetch until `until`. */
+  defer(provider, until) {
+    this.#inner.keyFetchDeferred(provider, until);
+  }
+
+  /** `provider`'s last good fetch as the core's snapshot (JSON text), or undefined. */
+  snapshot(provider) {
+    return this.#inner.keySnapshot(provider);
+  }
+
+  /** Takes the keys another instance fetched (a `snapshot` it shared); returns the core's event. */
+  adopt(provider, snapshot) {
+    const event = JSON.parse(this.#inner.adoptKeys(provider, this.now(), snapshot));
+    if (event.event === 'keys_changed') this.#report(provider, event);
+    return event;
+  }
+
+  /** Whether a fetch is due now (or an unknown kid waits to be looked at). */
+  due() {
+    const wake = this.#inner.nextKeyWake();
+    return wake !== undefined && wake <= this.now();
+  }
+
+  /** Until when (Unix seconds) a request may wait for a pending first fetch, or undefined. */
+  firstFetchPending() {
+    return this.#inner.firstFetchPending(this.now());
+  }
+
+  #report(provider, event) {
+    try {
+      this.#onEvent?.({ provider, ...event });
+    } catch {
+      // A failing listener must not stop key refreshes.
+    }
+  }
+
   async #perform(fetch) {
     let event;
     try {
@@ -177,10 +228,8 @@ export class KeyRefresher {
       const kind = error?.name === 'TimeoutError' ? 'timeout' : 'network';
       event = this.#inner.keyFetchFailed(fetch.provider, this.now(), kind, String(error?.cause?.message ?? error?.message ?? error));
     }
-    try {
-      this.#onEvent?.({ provider: fetch.provider, ...JSON.parse(event) });
-    } catch {
-      // A failing listener must not stop key refreshes (nor reject a kick nobody awaits).
-    }
+    const parsed = JSON.parse(event);
+    this.#report(fetch.provider, parsed);
+    return parsed;
   }
 }

@@ -264,9 +264,10 @@ describe('attack suite through the worker (PyJWT-minted tokens, the clock frozen
 });
 
 describe('the shipped configuration', () => {
-  test('js/worker/config.capnp serves the same modules the tests run (clock.capnp adds only the shim)', () => {
+  test('js/worker/config.capnp serves the same modules the tests run (clock.capnp adds only the shim; remote.capnp, of worker-keys.test.mjs, none)', () => {
     const modules = (file) => readFileSync(file, 'utf8').match(/\(name = "(?!test\/)[^"]+", (esModule|wasm) = embed "[^"]+"\)/g).map((m) => m.replace(/embed "(\.\.\/)+/, 'embed "').replace('embed "worker.js"', 'embed "worker/worker.js"'));
     assert.deepEqual(modules(CLOCK_CONFIG), modules(CONFIG));
+    assert.deepEqual(modules(fileURLToPath(new URL('../worker/remote.capnp', import.meta.url))), modules(CONFIG));
   });
 
   test('a policy that does not load: every request is answered 500, and workerd logs the field', async () => {
@@ -289,4 +290,14 @@ test('make worker-demo (js/worker/demo.mjs, the shipped config.capnp): every req
   const rows = await run();
   assert.equal(rows.length, 10);
   assert.deepEqual(rows.filter((r) => r.status !== r.expected), []);
+});
+
+test('make worker-demo, remote keys (js/worker/remote.capnp, two isolates): expected statuses, two JWKS fetches for six requests and a rotation', async () => {
+  const { runRemote } = await import('../worker/demo.mjs');
+  const rows = await runRemote();
+  assert.equal(rows.length, 6);
+  assert.deepEqual(rows.filter((r) => r.status !== r.expected), []);
+  // The third request's refetch runs after its answer: counted 1 or 2 there.
+  const fetches = rows.map((r) => r.fetches);
+  assert.deepEqual([...fetches.slice(0, 2), ...fetches.slice(3)], [1, 1, 2, 2, 2], String(fetches));
 });

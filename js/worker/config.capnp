@@ -24,6 +24,7 @@ const gateway :Workerd.Worker = (
     (name = "src/browser.js", esModule = embed "../src/browser.js"),
     (name = "src/api.js", esModule = embed "../src/api.js"),
     (name = "src/keys.js", esModule = embed "../src/keys.js"),
+    (name = "src/edge-keys.js", esModule = embed "../src/edge-keys.js"),
     (name = "src/errors.js", esModule = embed "../src/errors.js"),
     (name = "src/webcrypto.js", esModule = embed "../src/webcrypto.js"),
     (name = "src/guard.js", esModule = embed "../src/guard.js"),

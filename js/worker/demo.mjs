@@ -2,11 +2,17 @@
 // echo origin, with the requests of `make demo` (envoy/demo.py), and a table
 // of what happened. The policy is the Envoy demo's own (read from
 // envoy/envoy.yaml), the keys are generated here (RS256 and ES256, by jose),
-// and the worker runs from js/worker/config.capnp as shipped. Exits non-zero
-// when a request gets another status than expected.
+// and the worker runs from js/worker/config.capnp as shipped. Then the same
+// policy with remote keys (`remote_jwks`) from tests/jwks_server.py, in two
+// isolates sharing the Cache API (js/worker/remote.capnp): how many times the
+// IdP was asked, and a key rotation. Exits non-zero when a request gets
+// another status than expected.
 import { readFileSync } from 'node:fs';
 import * as jose from 'jose';
-import { CONFIG, header, send, startOrigin, startWorker } from './local.mjs';
+import { fileURLToPath } from 'node:url';
+import { CONFIG, header, send, startCacheStore, startJwksServer, startOrigin, startWorker } from './local.mjs';
+
+const REMOTE_CONFIG = fileURLToPath(new URL('./remote.capnp', import.meta.url));
 
 const ISSUER = 'https://idp.example.com';
 const AUDIENCE = 'orders-api';
@@ -115,8 +121,70 @@ export async function run() {
   return rows;
 }
 
+/**
+ * The demo's policy with its keys at a local IdP instead: requests to both
+ * isolates, a rotation to a new kid; one row per request, with the IdP's
+ * count of JWKS fetches after it.
+ */
+export async function runRemote() {
+  const k = await keys();
+  const idp = await startJwksServer();
+  const store = await startCacheStore();
+  const origin = await startOrigin();
+  const policy = envoyDemoPolicy({ keys: [] });
+  for (const provider of Object.values(policy.providers)) {
+    delete provider.jwks;
+    provider.remote_jwks = { uri: `${idp.base}/jwks`, allow_http: true, cooldown_seconds: 1 };
+  }
+  await idp.control({ jwks: { keys: [k.RS256.jwk] } });
+  const worker = await startWorker({
+    policy,
+    originPort: origin.port,
+    config: REMOTE_CONFIG,
+    sockets: ['http', 'second'],
+    externals: { idp: idp.port, cache: store.port },
+  });
+  const now = Math.floor(Date.now() / 1000);
+  const token = (alg) =>
+    new jose.SignJWT({ iss: ISSUER, aud: AUDIENCE, sub: 'alice', roles: ['reader'], iat: now, exp: now + 300 })
+      .setProtectedHeader({ alg, kid: k[alg].kid, typ: 'JWT' })
+      .sign(k[alg].privateKey);
+  const rows = [];
+  const step = async (label, isolate, alg, expected) => {
+    const port = isolate === 'a' ? worker.ports.http : worker.ports.second;
+    const r = await send(port, { target: '/orders', headers: [['authorization', `Bearer ${await token(alg)}`]] });
+    rows.push({ request: `isolate ${isolate}: ${label}`, status: r.status, expected, error: r.status === 200 ? '' : r.json?.error ?? '', fetches: await idp.count() });
+  };
+  try {
+    console.log(`\nRemote keys: the same policy, keys at a local IdP ${idp.base}/jwks; workerd (${REMOTE_CONFIG}) with two isolates sharing a Cache API store`);
+    await step('RS256 token, first request (waits for the first fetch)', 'a', 'RS256', 200);
+    await step('RS256 token (adopts isolate a\'s keys from the cache)', 'b', 'RS256', 200);
+    await idp.control({ jwks: { keys: [k.RS256.jwk, k.ES256.jwk] } });
+    await new Promise((r) => setTimeout(r, 1100)); // past the 1 s cooldown
+    await step('ES256 token, kid new at the IdP (refetch starts)', 'a', 'ES256', 401);
+    await new Promise((r) => setTimeout(r, 300));
+    await step('ES256 token again', 'a', 'ES256', 200);
+    // b's kid miss finds a's refetched keys in the cache (a second request lets it land).
+    await step('ES256 token, new kid here too (adopts from the cache)', 'b', 'ES256', 401);
+    await new Promise((r) => setTimeout(r, 300));
+    await step('ES256 token again', 'b', 'ES256', 200);
+  } finally {
+    await worker.stop();
+    await origin.close();
+    await store.close();
+    await idp.close();
+  }
+  const width = Math.max(...rows.map((r) => r.request.length));
+  console.log(`${'request'.padEnd(width)}  status  error          JWKS fetches so far`);
+  for (const r of rows) {
+    const mark = r.status === r.expected ? '' : `   <-- expected ${r.expected}`;
+    console.log(`${r.request.padEnd(width)}  ${String(r.status).padEnd(6)}  ${r.error.padEnd(13)}  ${r.fetches}${mark}`);
+  }
+  return rows;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const rows = await run();
+  const rows = [...(await run()), ...(await runRemote())];
   const wrong = rows.filter((r) => r.status !== r.expected);
   if (wrong.length) {
     console.error(`\nworker-demo: ${wrong.length} request(s) did not get the expected status`);

@@ -60,11 +60,20 @@ function accepts(port) {
  * every `pollMs`), to
  * { port, stop(), log() }; rejects with workerd's output if it exits first.
  */
-export async function startWorker({ policy, originPort, config = CONFIG, env = {}, args = [], pollMs = 25 }) {
-  const port = await freePort();
+export async function startWorker({ policy, originPort, config = CONFIG, env = {}, args = [], pollMs = 25, sockets = ['http'], externals = {} }) {
+  const ports = {};
+  for (const name of sockets) ports[name] = await freePort();
+  const port = ports[sockets[0]];
   const child = spawn(
     WORKERD,
-    ['serve', config, `--socket-addr=http=127.0.0.1:${port}`, `--external-addr=origin=127.0.0.1:${originPort}`, ...args],
+    [
+      'serve',
+      config,
+      ...sockets.map((name) => `--socket-addr=${name}=127.0.0.1:${ports[name]}`),
+      `--external-addr=origin=127.0.0.1:${originPort}`,
+      ...Object.entries(externals).map(([name, p]) => `--external-addr=${name}=127.0.0.1:${p}`),
+      ...args,
+    ],
     {
       env: { ...process.env, JWTGATE_POLICY: typeof policy === 'string' ? policy : JSON.stringify(policy), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -88,7 +97,92 @@ export async function startWorker({ policy, originPort, config = CONFIG, env = {
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }
-  return { port, stop, log: () => output, pid: child.pid };
+  for (const name of sockets.slice(1)) {
+    while (!(await accepts(ports[name]))) await new Promise((r) => setTimeout(r, pollMs));
+  }
+  return { port, ports, stop, log: () => output, pid: child.pid };
+}
+
+/**
+ * A store behind workerd's Cache API (a worker's `cacheApiOutbound`), in the
+ * protocol workerd speaks to it: `PUT <key URL>` with the serialized HTTP
+ * response as the body (kept for its Cache-Control max-age or s-maxage, not
+ * at all with no-store or without either), `GET` answered with the stored
+ * response and `Cf-Cache-Status: HIT` (or `MISS`), `PURGE` deleting (200, or
+ * 404). Several workers and workerd processes pointed at it share one cache,
+ * as the isolates of one Cloudflare data center share `caches.default`.
+ * `ops` counts the requests by method.
+ */
+export async function startCacheStore() {
+  const entries = new Map();
+  const ops = { GET: 0, PUT: 0, PURGE: 0 };
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      ops[req.method] = (ops[req.method] ?? 0) + 1;
+      const key = `${req.headers.host}${req.url}`;
+      if (req.method === 'PUT') {
+        const raw = Buffer.concat(chunks);
+        const split = raw.indexOf('\r\n\r\n');
+        const [statusLine, ...lines] = raw.subarray(0, split).toString('latin1').split('\r\n');
+        const headers = lines.map((l) => [l.slice(0, l.indexOf(':')).trim(), l.slice(l.indexOf(':') + 1).trim()]);
+        const control = headers.find(([k]) => k.toLowerCase() === 'cache-control')?.[1] ?? '';
+        const age = /(?:^|,)\s*s-maxage=(\d+)/i.exec(control) ?? /(?:^|,)\s*max-age=(\d+)/i.exec(control);
+        if (age && !/no-store/i.test(control)) {
+          const status = Number(statusLine.split(' ')[1]);
+          entries.set(key, { status, headers, body: raw.subarray(split + 4), expires: Date.now() + Number(age[1]) * 1000 });
+        }
+        res.writeHead(204).end();
+      } else if (req.method === 'GET') {
+        const entry = entries.get(key);
+        if (!entry || entry.expires <= Date.now()) {
+          entries.delete(key);
+          res.writeHead(504, { 'cf-cache-status': 'MISS' }).end();
+        } else {
+          res.writeHead(entry.status, [...entry.headers.flat(), 'cf-cache-status', 'HIT']).end(entry.body);
+        }
+      } else if (req.method === 'PURGE') {
+        res.writeHead(entries.delete(key) ? 200 : 404).end();
+      } else {
+        res.writeHead(405).end();
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: server.address().port, ops, entries, close: () => new Promise((r) => server.close(r)) };
+}
+
+/**
+ * tests/jwks_server.py as a process (a JWKS and OIDC discovery server on
+ * 127.0.0.1 that counts requests, rotates keys and goes down on request):
+ * { port, base, control(body), count(path), close() }.
+ */
+export async function startJwksServer() {
+  const script = fileURLToPath(new URL('../../tests/jwks_server.py', import.meta.url));
+  const child = spawn('python3', [script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const line = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (s) => {
+      out += s;
+      if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`tests/jwks_server.py exited (${code})`)));
+  });
+  const { port } = JSON.parse(line);
+  const base = `http://127.0.0.1:${port}`;
+  const control = async (body) => {
+    const r = await fetch(`${base}/_control`, { method: 'POST', body: JSON.stringify(body) });
+    if (r.status !== 200) throw new Error(`jwks_server /_control: ${r.status} ${await r.text()}`);
+  };
+  const count = async (path = '/jwks') => (await (await fetch(`${base}/_stats`)).json()).counts[path] ?? 0;
+  const close = () =>
+    new Promise((resolve) => {
+      child.once('exit', resolve);
+      child.stdin.end();
+    });
+  return { port, base, control, count, close };
 }
 
 /**

@@ -13,9 +13,10 @@ initSync(wasm);
 let guard;
 
 export default {
-  async fetch(request, env) {
+  async fetch(request, env, ctx) {
     guard ??= createGuard(env.JWTGATE_POLICY, { caseInsensitive: env.JWTGATE_CASE_INSENSITIVE === 'true' });
-    const r = await guard(request);
+    // ctx: key refreshes run after the answer (ctx.waitUntil).
+    const r = await guard(request, ctx);
     if (r instanceof Response) return r;
     // A service binding named `origin` (workerd: an external service), else the zone's origin.
     return env.origin ? env.origin.fetch(r) : fetch(r);

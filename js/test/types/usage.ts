@@ -64,6 +64,11 @@ http.createServer((req, res) => guard(req, res, () => res.end()));
 
 const edge: Guard = createGuard({ providers: {} }, { caseInsensitive: true, hostCrypto: 'webcrypto' });
 const sameVerifier: Guard = createGuard(verifier);
+const memoryOnly: Guard = createGuard({ providers: {} }, { keyCache: null });
+async function workerFetch(request: Request, ctx: { waitUntil(p: Promise<unknown>): void }): Promise<Response> {
+  const r = await memoryOnly(request, ctx);
+  return r instanceof Response ? r : fetch(r);
+}
 async function edgeFetch(request: Request): Promise<Response> {
   const r = await edge(request, { now: new Date() });
   if (r instanceof Response) return r;
@@ -73,4 +78,4 @@ const decided: Promise<Decision> = edge.verifier.authorizeAsync({ method: 'GET',
 // @ts-expect-error: the guard takes a Request, not a URL string
 edge('https://example.com/');
 
-export { edgeFetch, sameVerifier, decided, later, sub, failed, names, warnings, checker, codes, header, payload, decodeWarnings, jws, jwsBytes, jwsAlg };
+export { edgeFetch, workerFetch, sameVerifier, decided, later, sub, failed, names, warnings, checker, codes, header, payload, decodeWarnings, jws, jwsBytes, jwsAlg };

@@ -1,0 +1,23 @@
+// bench/worker_bench.mjs: where an isolate's startup goes. The same modules
+// as js/worker/config.capnp; the first request stops after step STEP:
+//   load   the module evaluated: the glue, and the wasm instantiated (initSync)
+//   guard  + createGuard: the policy parsed, its keys loaded
+//   rust   + the first decision (a 401: no token), with signature_verifier "rust"
+//   full   + the first decision as shipped: WebCrypto offered to the core (its self-test)
+import wasm from '../../js/pkg/jwtgate_bg.wasm';
+import { createGuard, initSync } from '../../js/src/browser.js';
+
+initSync(wasm);
+let guard;
+
+export default {
+  async fetch(request, env) {
+    if (env.STEP === 'load') return new Response('loaded');
+    const policy = JSON.parse(env.JWTGATE_POLICY);
+    if (env.STEP === 'rust') policy.signature_verifier = 'rust';
+    guard ??= createGuard(policy);
+    if (env.STEP === 'guard') return new Response('guard built');
+    const r = await guard(new Request('http://app.test/orders', { headers: request.headers }));
+    return r instanceof Response ? r : new Response('allowed');
+  },
+};

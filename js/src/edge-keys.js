@@ -1,0 +1,168 @@
+// Remote keys at the edge (createGuard): the core's key sources (src/keys.rs)
+// driven per request, and shared between isolates through the Cache API.
+//
+// Edge runtimes tie I/O to the request that started it: a fetch promise that
+// a second request awaits hangs there (Cloudflare refuses I/O across
+// requests). So nothing here keeps a promise: each request that must wait
+// for keys (a first fetch) awaits only fetches it started itself, and polls
+// the core's state while another request's fetch lands; a due refresh or a
+// kid-miss refetch runs after the answer (the caller's `waitUntil`).
+//
+// Across isolates (Cloudflare starts as many as the load needs), the Cache
+// API holds, per provider, what Envoy's workers share through shared data
+// (src/envoy/keys.rs), with the core's own calls:
+//   .../snapshot  the last good fetch as the core's Snapshot (fetched_at,
+//                 next_at, the JWK set as fetched): an isolate whose fetch is
+//                 due adopts a newer one instead of fetching (keys and
+//                 schedule; the keys' age counts from the original fetch,
+//                 so max_stale_seconds holds whoever fetched);
+//   .../lease     "<until> <holder>": the isolate about to fetch takes it, the
+//                 others defer until it ends, then adopt. Kept until the retry
+//                 after a failure, so the backoff holds for every isolate.
+// The Cache API has no compare-and-swap: a lease is written, then read back
+// (the last writer fetches), so two isolates deciding within the same few
+// milliseconds may both fetch. Without a cache (workerd with no
+// cacheApiOutbound, Node) each isolate keeps its keys in memory only.
+// Timing, backoff, cooldowns, parsing and staleness are the core's.
+
+/** Cache keys live under a host that is no zone's, so no client request reaches them. */
+const CACHE_BASE = 'https://jwtgate-keys.invalid/v1/';
+/** How often a request waiting for a first fetch looks again, in ms. */
+const POLL_MS = 100;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The per-request key fetching of one verifier (its KeyRefresher, from keysByCaller). */
+export class EdgeKeys {
+  #keys;
+  #cache;
+  #holder = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  /** provider -> its cache URLs. */
+  #entries = new Map();
+
+  /** `keys`: the KeyRefresher; `cache`: a Cache (`caches.default`) or null. */
+  constructor(keys, cache) {
+    this.#keys = keys;
+    this.#cache = cache ?? null;
+    for (const source of keys.status()) {
+      // The source's identity: two policies share an entry only for the same provider and URL.
+      const id = [source.provider, source.uri ?? `discovery ${source.discovery}`].map(encodeURIComponent).join('/');
+      this.#entries.set(source.provider, { snapshot: `${CACHE_BASE}${id}/snapshot`, lease: `${CACHE_BASE}${id}/lease` });
+    }
+  }
+
+  /**
+   * Before a request is decided: waits (on its own I/O) for a pending first
+   * fetch, at most until the core's bound for it; otherwise hands a due
+   * refresh to `background` and returns at once.
+   */
+  async beforeDecision(background) {
+    const deadline = this.#keys.firstFetchPending();
+    if (deadline === undefined) {
+      if (this.#keys.due()) background(this.update());
+      return;
+    }
+    for (;;) {
+      await this.update();
+      if (this.#keys.firstFetchPending() === undefined || this.#keys.now() > deadline) return;
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** After a decision: an unknown kid asks the core for a refetch (at most one per cooldown). */
+  afterDecision(decision, background) {
+    if (!decision.allow && decision.code === 'unknown_kid' && this.#keys.due()) background(this.update());
+  }
+
+  /**
+   * Adopts what other isolates fetched, then performs the fetches still due
+   * (and those they make due: the JWKS after discovery). Never rejects.
+   */
+  async update() {
+    for (const [provider, entry] of this.#entries) {
+      const shared = await this.#read(entry.snapshot);
+      if (shared === null) continue;
+      try {
+        this.#keys.adopt(provider, shared);
+      } catch {
+        // Not a snapshot (another version wrote it): ignored, and overwritten by our next fetch.
+      }
+    }
+    for (let due = this.#keys.takeDue(); due.length > 0; due = this.#keys.takeDue()) {
+      await Promise.all(due.map((fetch) => this.#fetch(fetch)));
+    }
+  }
+
+  /** One fetch the core asked for: performed here if this isolate gets the lease, else deferred to its holder. */
+  async #fetch(fetch) {
+    const entry = this.#entries.get(fetch.provider);
+    const now = this.#keys.now();
+    const heldUntil = await this.#takeLease(entry, now, now + fetch.timeout_seconds + 1);
+    if (heldUntil !== undefined) {
+      this.#keys.defer(fetch.provider, heldUntil);
+      return;
+    }
+    const event = await this.#keys.perform(fetch);
+    if (event.event === 'keys_changed' || event.event === 'keys_unchanged') {
+      const snapshot = this.#keys.snapshot(fetch.provider);
+      const source = this.#keys.status().find((s) => s.provider === fetch.provider);
+      if (snapshot !== undefined && source?.valid_until != null) {
+        await this.#write(entry.snapshot, snapshot, source.valid_until - this.#keys.now());
+      }
+      await this.#delete(entry.lease);
+    } else if (event.event === 'failed') {
+      await this.#write(entry.lease, `${event.retry_at} ${this.#holder}`, event.retry_at - this.#keys.now());
+    } else if (event.event !== 'discovered') {
+      await this.#delete(entry.lease); // discovered: the JWKS fetch follows under the same lease
+    }
+  }
+
+  /** Takes the lease until `until`: resolves to undefined when this isolate holds it, else to when the holder's ends. */
+  async #takeLease(entry, now, until) {
+    if (this.#cache === null) return undefined;
+    const held = lease(await this.#read(entry.lease));
+    if (held !== null && held.until > now && held.holder !== this.#holder) return held.until;
+    await this.#write(entry.lease, `${until} ${this.#holder}`, until - now);
+    // No compare-and-swap: whoever wrote last holds it.
+    const after = lease(await this.#read(entry.lease));
+    if (after !== null && after.until > now && after.holder !== this.#holder) return after.until;
+    return undefined;
+  }
+
+  /** The text of a cache entry, or null (absent, expired, or no cache). */
+  async #read(url) {
+    if (this.#cache === null) return null;
+    try {
+      const response = await this.#cache.match(url);
+      return response ? await response.text() : null;
+    } catch {
+      return null; // e.g. workerd without cacheApiOutbound: memory only
+    }
+  }
+
+  /** Stores `text` for `seconds` (at least 1). */
+  async #write(url, text, seconds) {
+    if (this.#cache === null) return;
+    const headers = { 'content-type': 'text/plain', 'cache-control': `max-age=${Math.max(1, Math.ceil(seconds))}` };
+    try {
+      await this.#cache.put(url, new Response(text, { headers }));
+    } catch {
+      // Sharing is an optimisation: this isolate's keys are in use either way.
+    }
+  }
+
+  async #delete(url) {
+    if (this.#cache === null) return;
+    try {
+      await this.#cache.delete(url);
+    } catch {
+      // As for #write.
+    }
+  }
+}
+
+/** A lease entry `"<until> <holder>"` as { until, holder }, or null. */
+function lease(text) {
+  const match = /^(\d+) (\S+)$/.exec(text ?? '');
+  return match ? { until: Number(match[1]), holder: match[2] } : null;
+}
