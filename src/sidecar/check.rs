@@ -56,6 +56,7 @@ extern crate std;
 use alloc::borrow::Cow;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use log::{debug, warn};
 
@@ -120,7 +121,11 @@ pub const TARGET_HEADER: &str = "x-jwtgate-target";
 
 /// Answers one sub-request: `method`, `target` and `headers` as it arrived
 /// at the service.
-pub fn answer(
+///
+/// A request denied with `jwks_unavailable` while a provider's first key
+/// fetch is pending waits for that fetch's result (at most until its
+/// timeout) and is decided again; after that the core's 503 stands.
+pub async fn answer(
     shared: &Shared,
     mode: Mode,
     canonical: Canonical,
@@ -142,9 +147,43 @@ pub fn answer(
         headers,
         case_insensitive: false,
     };
-    let decided = shared.with_verifier(|verifier, mut cache| {
+    // Subscribed before deciding, so that no result is missed in between.
+    let mut results = shared.key_results();
+    let mut decided = decide(shared, canonical, &request);
+    let mut deadline = None;
+    while denied_with(&decided, ErrorCode::JwksUnavailable) {
+        let until = match deadline {
+            Some(until) => until,
+            None => match shared.first_fetch_until(now()) {
+                Some(at) => {
+                    let left = at.saturating_sub(now());
+                    let wait = Duration::from_secs(u64::try_from(left).unwrap_or(0).max(1));
+                    *deadline.insert(tokio::time::Instant::now() + wait)
+                }
+                None => break,
+            },
+        };
+        let landed = tokio::time::timeout_at(until, results.changed()).await;
+        decided = decide(shared, canonical, &request);
+        if !matches!(landed, Ok(Ok(()))) || shared.first_fetch_until(now()).is_none() {
+            break;
+        }
+    }
+    if denied_with(&decided, ErrorCode::UnknownKid) {
+        shared.unknown_kid_seen();
+    }
+    respond(shared, mode, &method, &target, &request, decided)
+}
+
+fn denied_with(decided: &Result<Decision, Error>, code: ErrorCode) -> bool {
+    matches!(decided, Ok(Decision::Deny(d)) if d.error.code() == code)
+}
+
+/// The core's decision on this thread's verifier (and cache).
+fn decide(shared: &Shared, canonical: Canonical, request: &Request<'_>) -> Result<Decision, Error> {
+    shared.with_verifier(|verifier, mut cache| {
         let before = cache.as_ref().map(|c| (c.hits(), c.misses()));
-        let decision = verifier.authorize(&request, now(), cache.as_deref_mut());
+        let decision = verifier.authorize(request, now(), cache.as_deref_mut());
         if let (Some(c), Some((hits, misses))) = (cache.as_ref(), before) {
             shared
                 .metrics
@@ -163,7 +202,18 @@ pub fn answer(
             }
             decision => decision,
         }
-    });
+    })
+}
+
+/// The answer the proxy acts on, for a decision; counts it.
+fn respond(
+    shared: &Shared,
+    mode: Mode,
+    method: &str,
+    target: &str,
+    request: &Request<'_>,
+    decided: Result<Decision, Error>,
+) -> Answer {
     // For logs: the query may carry a token (from_params).
     let route = target.split('?').next().unwrap_or_default();
     match decided {
