@@ -19,6 +19,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
+import parts
 from parts import ROOT, EchoUpstream, Jwtgate, Nginx, request
 
 sys.path.insert(0, str(ROOT / "tests"))
@@ -239,6 +240,62 @@ class RemoteKeys(unittest.TestCase):
         self.assertRegex(r.header("retry-after") or "", r"^[1-9][0-9]*$")
         self.assertLess(elapsed, 1 + 2.5, "bounded by the fetch timeout")
         self.assertGreater(s.metric('jwtgate_keys_failures_total{provider="idp",kind="timeout"}'), 0)
+
+    def test_fetch_failures_are_counted_by_kind(self) -> None:
+        s = Stack(self, start_gate=False)
+        s.server.set(mode="huge")  # 100 KiB, over the default max_bytes (65536)
+        s.start()
+        expected = {"huge": "too_large", "redirect": "redirect", "500": "status", "garbage": "invalid_jwks"}
+        for mode, kind in expected.items():
+            s.server.set(mode=mode)
+            name = f'jwtgate_keys_failures_total{{provider="idp",kind="{kind}"}}'
+            wait_for(lambda: s.metric(name) >= 1, 4, f"a {kind} failure ({mode})")
+            r = s.get("k1")
+            self.assertEqual((r.status, r.error_code()), (503, "jwks_unavailable"), mode)
+        self.assertEqual(s.readyz()[0], 503)
+        self.assertEqual(s.server.count("/elsewhere"), 0, "redirects are not followed")
+        s.server.set(mode="ok")
+        wait_for(lambda: s.get("k1").status == 200, 4, "keys once the IdP answers well")
+
+    def test_https_checks_the_certificate(self) -> None:
+        # A TLS server with a self-signed certificate: the fetcher speaks TLS
+        # (no plain-text fallback) and refuses a certificate no root signed.
+        import datetime
+        import ssl
+        import tempfile
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        directory = tempfile.mkdtemp(dir=parts.WORK)
+        cert_path, key_path = f"{directory}/cert.pem", f"{directory}/key.pem"
+        with open(cert_path, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        with open(key_path, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_path, key_path)
+        s = Stack(self, start_gate=False)
+        s.server._http.socket = context.wrap_socket(s.server._http.socket, server_side=True)
+        doc = policy(s.server)
+        doc["providers"]["idp"]["remote_jwks"]["uri"] = f"https://127.0.0.1:{s.server.port}/jwks"
+        s.gate.write_policy(doc)
+        s.start()
+        wait_for(lambda: s.metric('jwtgate_keys_failures_total{provider="idp",kind="network"}') >= 1, 4, "a TLS failure")
+        self.assertEqual(s.get("k1").status, 503)
+        self.assertEqual(s.server.count("/jwks"), 0, "no request without a trusted certificate")
+        self.assertTrue(any("certificate" in line["msg"] for line in s.gate.log_lines()), s.gate.log()[-2000:])
 
     def test_a_reload_keeps_the_keys_of_unchanged_sources(self) -> None:
         s = Stack(self, refresh_seconds=60)
