@@ -6,7 +6,7 @@
 //! What to fetch and when, retries and backoff, the staleness bound, what a
 //! response means (status, `Cache-Control`, size, parsing): all the core's.
 //! This module only performs the requests it is told to, with a native
-//! HTTP/1.1 client (hyper-util's, rustls on ring with Mozilla's roots):
+//! HTTP/1.1 client (hyper-util's, rustls on aws-lc-rs with Mozilla's roots):
 //! `GET`, `accept: application/json`, redirects never followed (the core
 //! reports a 3xx as `redirect`), the body read up to the fetch's `max_bytes`
 //! and no further (`too_large`), the whole exchange (connect, TLS, headers,
@@ -361,9 +361,9 @@ type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Byte
 
 fn client() -> HttpClient {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-        // Only a TLS setup error; the ring provider has every default suite.
-        .expect("rustls with ring's default cipher suites")
+        .with_provider_and_webpki_roots(rustls::crypto::aws_lc_rs::default_provider())
+        // Only a TLS setup error; the aws-lc-rs provider has every default suite.
+        .expect("rustls with aws-lc-rs's default cipher suites")
         // Plain http only where the policy allows it (`allow_http`, checked by the core).
         .https_or_http()
         .enable_http1()

@@ -12,7 +12,7 @@
 //! - [`server`]: tokio + hyper, the admin listener, signals, file watch.
 //! - [`keys`]: remote key sets: the process's one fetcher, driving the
 //!   core's key sources with a native HTTPS client.
-//! - [`crypto`]: ring behind the core's host-verifier seam.
+//! - [`crypto`]: AWS-LC (aws-lc-rs) behind the core's host-verifier seam.
 //! - [`metrics`], [`logger`]: Prometheus counters, JSON-lines logs.
 //! - [`cli`]: the command line.
 

@@ -33,17 +33,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::{error, info, warn};
 
-use super::crypto::{self, RingCrypto};
+use super::crypto::{self, AwsLcCrypto};
 use super::keys::{self, Due, Outcome, Published, Sources};
 use super::metrics::Metrics;
 use crate::keys::Event;
 use crate::{Error, ErrorCode, VerifiedCache, Verifier};
 
-/// Builds a verifier from policy JSON, offering ring for signature checks
+/// Builds a verifier from policy JSON, offering AWS-LC for signature checks
 /// (after the core's self-test, as the policy's `signature_verifier` allows).
 pub fn build(policy_json: &str) -> Result<Verifier, Error> {
     let mut verifier = Verifier::from_json(policy_json)?;
-    verifier.offer_host_crypto(Box::new(RingCrypto::new()))?;
+    verifier.offer_host_crypto(Box::new(AwsLcCrypto::new()))?;
     Ok(verifier)
 }
 
@@ -124,7 +124,7 @@ fn describe(verifier: &Verifier) -> String {
     std::format!(
         "signatures by {}, cache {}",
         match verifier.signature_checker() {
-            crypto::NAME => "ring (RS*, PS*, ES256, ES384; pure Rust for the others)",
+            crypto::NAME => "aws-lc (RS*, PS*, ES256, ES384, ES512; pure Rust for EdDSA and HS*)",
             other => other,
         },
         if cache.enabled {
