@@ -14,10 +14,11 @@
 //! message (which names the field) and the old one keeps serving.
 //!
 //! Remote keys are the process's, not a thread's ([`super::keys`]): the key
-//! sources live here behind a mutex that only the fetcher task, reloads and
-//! the admin endpoints take; each fetch result is published as snapshots,
-//! and a worker thread adopts them into its verifier on its next request
-//! (again one atomic load when nothing changed).
+//! sources live here behind a mutex that the fetcher task, reloads, the
+//! admin endpoints and only the requests denied with `jwks_unavailable` or
+//! `unknown_kid` take; each fetch result is published as snapshots, and a
+//! worker thread adopts them into its verifier on its next request (one
+//! more atomic load per request when nothing changed).
 
 extern crate std;
 
