@@ -135,6 +135,8 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--out", required=True)
     ap.add_argument("--workdir", default=str(ROOT / ".build" / "bench"))
+    ap.add_argument("--baseline", help="another jwtgate binary (e.g. an older build) measured beside, RS256/ES256 cache off")
+    ap.add_argument("--baseline-name", default="baseline", help="its name in the cells")
     args = ap.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="sidecar-", dir=args.workdir))
@@ -173,6 +175,8 @@ def main() -> int:
             servers[f"nginx+jwtgate {alg}"] = nginx(work, f"nginx-{alg}", servers[f"jwtgate nocache {alg}"].port)
             if alg in ("RS256", "ES256"):
                 servers[f"jwtgate rust {alg}"] = jwtgate(args.binary, eb.jwtgate_policy(alg, jwks, cache=False, signature_verifier="rust"), work, f"jwtgate-rust-{alg}")
+                if args.baseline:
+                    servers[f"jwtgate baseline {alg}"] = jwtgate(args.baseline, eb.jwtgate_policy(alg, jwks, cache=False), work, f"jwtgate-baseline-{alg}")
             cells += [
                 (f"jwt_authn {alg} cold", f"jwt_authn {alg}", f"cold-{alg}"),
                 (f"sidecar nocache {alg} cold", f"jwtgate nocache {alg}", f"cold-{alg}"),
@@ -182,6 +186,8 @@ def main() -> int:
             ]
             if alg in ("RS256", "ES256"):
                 cells.append((f"sidecar nocache pure Rust {alg} cold", f"jwtgate rust {alg}", f"cold-{alg}"))
+                if args.baseline:
+                    cells.append((f"sidecar nocache {args.baseline_name} {alg} cold", f"jwtgate baseline {alg}", f"cold-{alg}"))
         for e in envoys.values():
             os.makedirs(e.dir, exist_ok=True)
             e.launch()
@@ -240,7 +246,9 @@ def markdown(s: dict, args) -> str:
         f"`bench/sidecar_bench.py`: the server under test on CPU 0 (jwtgate with `--threads 1`, nginx with one worker, "
         f"Envoy with `--concurrency 1`), wrk on CPU 1 with {args.connections} connections; {args.rounds} rounds of {args.seconds:g} s, medians. "
         "CPU per request is the server processes' utime+stime over the requests (for nginx + sidecar: nginx's worker and jwtgate together). "
-        "jwtgate runs with ring for RS256/ES256 (\"pure Rust\" rows: `signature_verifier: \"rust\"`). "
+        "jwtgate runs with AWS-LC (aws-lc-rs) for RS*/PS*/ES* (\"pure Rust\" rows: `signature_verifier: \"rust\"`"
+        + (f"; \"{args.baseline_name}\" rows: `{Path(args.baseline).name}`, another build measured beside" if args.baseline else "")
+        + "). "
         "\"cold\": every request carries a token not seen for 2000 requests (cache misses); \"hot\": one token again and again.",
         "",
         "| cell | requests/s (one core) | CPU µs / request |",
@@ -255,6 +263,9 @@ def markdown(s: dict, args) -> str:
         side = s[f"sidecar nocache {alg} cold"]["cpu_us_per_req"]
         both = s[f"nginx + sidecar nocache {alg} cold"]["cpu_us_per_req"]
         out.append(f"| {alg} | {authn:.1f} | {side:.1f} | {side / authn:.2f} | {both:.1f} |")
+        base = s.get(f"sidecar nocache {args.baseline_name} {alg} cold") if args.baseline else None
+        if base:
+            out.append(f"| {alg} ({args.baseline_name}) | {authn:.1f} | {base['cpu_us_per_req']:.1f} | {base['cpu_us_per_req'] / authn:.2f} | |")
     out.append("")
     return "\n".join(out)
 

@@ -23,7 +23,8 @@ def main():
     cases = json.loads((ROOT / "tests/fixtures/tokens/cases.json").read_text())["cases"]
     policy_text = (ROOT / "tests/fixtures/tokens/policy.json").read_text()
     policy = json.loads(policy_text)
-    seeds = {"token": {}, "jwks": {}, "policy": {}, "authorize": {}, "path": {}, "claim_path": {}, "pem": {}, "key_source": {}}
+    seeds = {"token": {}, "jwks": {}, "policy": {}, "authorize": {}, "path": {}, "claim_path": {}, "pem": {}, "key_source": {},
+             "sidecar_request": {}, "sidecar_cli": {}}
 
     for i, case in enumerate(cases):
         n = f"{i:02}_{name(case['name'])}"
@@ -99,6 +100,29 @@ def main():
     seeds["policy"]["pem_keys"] = json.dumps(
         {"providers": {"idp": dict(no_jwks, pem_keys=[c["pem_key"] for c in pem["pem_cases"][:4]], algorithms=["RS256", "PS256"])}}
     )
+
+    # The sidecar: sub-requests as nginx, Traefik and Envoy send them, and command lines.
+    sub = seeds["sidecar_request"]
+    sub["nginx_valid"] = f"GET /_jwtgate\nx-original-method: GET\nx-original-uri: /orders?x=1\nauthorization: Bearer {valid}\n"
+    sub["nginx_non_canonical"] = f"GET /_jwtgate\nx-original-method: GET\nx-original-uri: /orders/../admin/users\nauthorization: Bearer {valid}\n"
+    sub["nginx_repeated_uri"] = "GET /_jwtgate\nx-original-method: GET\nx-original-uri: /orders\nX-Original-URI: /login\n"
+    sub["nginx_missing_method"] = "GET /_jwtgate\nx-original-uri: /orders\n"
+    sub["nginx_query_token"] = f"GET /_jwtgate\nx-original-method: GET\nx-original-uri: /orders?access_token={valid}&a=b\n"
+    sub["traefik_valid"] = f"GET /\nx-forwarded-method: POST\nx-forwarded-uri: /admin/users\ncookie: session={valid}\nx-jwt-sub: spoofed\n"
+    sub["traefik_empty_uri"] = "GET /\nx-forwarded-method: GET\nx-forwarded-uri: \n"
+    sub["envoy_valid"] = f"DELETE /orders/1\nauthorization: Bearer {valid}\nx-original-uri: /login\n"
+    sub["envoy_absolute"] = f"GET http://api.example.com/admin/users\nauthorization: Bearer {valid}\n"
+    sub["envoy_no_token"] = "GET /orders\n"
+    cli = seeds["sidecar_cli"]
+    cli["serve"] = "\0".join(["serve", "--policy", "p.json", "--listen", "127.0.0.1:9000", "--admin", "127.0.0.1:9001",
+                              "--mode", "traefik", "--canonical", "forward", "--threads", "4", "--watch-ms", "0", "--grace", "3", "--log-level", "debug"])
+    cli["serve_bad_address"] = "serve\0--policy=p.json\0--listen\0localhost"
+    cli["serve_bad_mode"] = "serve\0--policy\0p\0--listen\0[::1]:80\0--mode\0haproxy"
+    cli["inspect_now_iso"] = f"inspect\0--now\02026-01-02T01:00:00.250+01:00\0--json\0{valid}"
+    cli["verify"] = f"verify\0--policy\0p.json\0--path\0/admin\0--now=1700000000\0--\0{valid}"
+    cli["verify_two_tokens"] = "verify\0--policy\0p.json\0a.b.c\0d.e.f"
+    cli["unknown_option"] = "inspect\0--nope"
+    cli["help"] = "help"
 
     shutil.rmtree(SEEDS, ignore_errors=True)
     for target, files in seeds.items():

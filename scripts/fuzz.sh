@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every fuzz target (fuzz/fuzz_targets: token, jwks, policy, authorize, path,
-# claim_path, pem, key_source) with
+# claim_path, pem, key_source, sidecar_request, sidecar_cli) with
 # libFuzzer for a bounded time, seeded from fuzz/seeds (see fuzz/gen_seeds.py).
 #
 #   scripts/fuzz.sh                 each target for FUZZ_SECONDS (default 60)
@@ -30,7 +30,7 @@ for arg in "$@"; do
     *) targets+=("$arg") ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(token jwks policy authorize path claim_path pem key_source)
+[ ${#targets[@]} -gt 0 ] || targets=(token jwks policy authorize path claim_path pem key_source sidecar_request sidecar_cli)
 
 if ! cargo fuzz --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION\$"; then
   echo "[fuzz] installing cargo-fuzz $CARGO_FUZZ_VERSION into .build/cargo"

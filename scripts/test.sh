@@ -35,7 +35,7 @@ step "clippy js (wasm32)"           cargo clippy --lib --target $W --features js
 step "clippy sidecar (native, all)" cargo clippy --all-targets --features sidecar -- -D warnings
 step "cargo test (native)"          cargo test --all-targets
 step "cargo test --doc"             cargo test --doc
-step "cargo test (sidecar)"         cargo test --features sidecar --lib --test sidecar_crypto
+step "cargo test (sidecar)"         cargo test --features sidecar --lib --test sidecar_crypto --test regressions
 step "fuzz (short pass)"            scripts/fuzz.sh --quick
 step "cargo doc (warnings denied)"  env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 step "core build (wasm32 no_std)"   cargo build --lib --release --target $W

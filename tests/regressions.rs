@@ -79,6 +79,32 @@ fn seeds_pass_every_target() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The sidecar's targets (`cargo test --features sidecar --test regressions`).
+#[cfg(feature = "sidecar")]
+#[test]
+fn sidecar_seeds_and_artifacts_pass() {
+    let targets: [(&str, Target); 2] = [
+        ("sidecar_request", fuzz::sidecar::request),
+        ("sidecar_cli", fuzz::sidecar::cli),
+    ];
+    let mut failures = Vec::new();
+    for (name, run) in targets {
+        let seeds = files(&fuzz_dir().join("seeds").join(name));
+        assert!(
+            seeds.len() >= 5,
+            "fuzz/seeds/{name} has {} seeds",
+            seeds.len()
+        );
+        failures.extend(replay(name, run, &seeds));
+        failures.extend(replay(
+            name,
+            run,
+            &files(&fuzz_dir().join("artifacts").join(name)),
+        ));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn fuzz_artifacts_do_not_crash() {
     let mut failures = Vec::new();
@@ -116,4 +142,31 @@ fn seeds_reach_a_verified_token() {
         "only {accepted} token seeds verify at NOW against the fixture policy: if the \
          fixtures changed, regenerate the seeds with python3 fuzz/gen_seeds.py"
     );
+}
+
+/// The sidecar seeds reach the allow path (the canonical-target property).
+#[cfg(feature = "sidecar")]
+#[test]
+fn sidecar_seeds_reach_an_allow() {
+    use jwtgate::http::{Decision, Request};
+    use jwtgate::sidecar::check::{self, Canonical, Mode};
+    let seed =
+        std::fs::read_to_string(fuzz_dir().join("seeds/sidecar_request/nginx_valid")).unwrap();
+    let headers: Vec<(String, String)> = seed
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let (method, target) = check::original(Mode::Nginx, "GET", "/_jwtgate", &headers).unwrap();
+    let request = Request {
+        method: &method,
+        path: &target,
+        headers: &headers,
+        case_insensitive: false,
+    };
+    let decision = fuzz::with_verifier(|v| {
+        check::decide_with(v, None, Canonical::Refuse, &request, fuzz::NOW)
+    });
+    assert!(matches!(decision, Decision::Allow(_)), "{decision:?}");
 }

@@ -27,6 +27,8 @@
 //! - `key_source`: any answer to a fetch (status, `Cache-Control`, body; a
 //!   discovery document or a JWKS) leaves the key source consistent: at most
 //!   one fetch in flight, keys only when ready, a schedule in the future.
+//! - `sidecar_request`, `sidecar_cli` (feature `sidecar`, on by default in
+//!   the fuzz crate): see [`sidecar`].
 
 use jwtgate::cache::VerifiedCache;
 use jwtgate::claims::{lookup, ClaimPath};
@@ -36,6 +38,9 @@ use jwtgate::path::RequestTarget;
 use jwtgate::policy::Limits;
 use jwtgate::verify::VerifyOptions;
 use jwtgate::{Alg, ErrorCode, KeySet, KeySetOptions, Verifier};
+
+#[cfg(feature = "sidecar")]
+pub mod sidecar;
 
 /// The fixture policy (three providers, path rules, a deny list).
 pub const POLICY: &str = include_str!("../../tests/fixtures/tokens/policy.json");

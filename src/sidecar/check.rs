@@ -56,12 +56,14 @@ extern crate std;
 use alloc::borrow::Cow;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use log::{debug, warn};
 
 use super::state::{now, Shared};
 use crate::error::{Error, ErrorCode};
 use crate::http::{Decision, Request};
+use crate::{VerifiedCache, Verifier};
 
 /// Where the original method and target come from (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +122,11 @@ pub const TARGET_HEADER: &str = "x-jwtgate-target";
 
 /// Answers one sub-request: `method`, `target` and `headers` as it arrived
 /// at the service.
-pub fn answer(
+///
+/// A request denied with `jwks_unavailable` while a provider's first key
+/// fetch is pending waits for that fetch's result (at most until its
+/// timeout) and is decided again; after that the core's 503 stands.
+pub async fn answer(
     shared: &Shared,
     mode: Mode,
     canonical: Canonical,
@@ -142,40 +148,123 @@ pub fn answer(
         headers,
         case_insensitive: false,
     };
-    let decided = shared.with_verifier(|verifier, mut cache| {
+    // Subscribed before deciding, so that no result is missed in between.
+    let mut results = shared.key_results();
+    let mut decided = decide(shared, canonical, &request);
+    let mut deadline = None;
+    while denied_with(&decided, ErrorCode::JwksUnavailable) {
+        let until = match deadline {
+            Some(until) => until,
+            None => match shared.first_fetch_until(now()) {
+                Some(at) => {
+                    let left = at.saturating_sub(now());
+                    let wait = Duration::from_secs(u64::try_from(left).unwrap_or(0).max(1));
+                    *deadline.insert(tokio::time::Instant::now() + wait)
+                }
+                None => break,
+            },
+        };
+        let landed = tokio::time::timeout_at(until, results.changed()).await;
+        decided = decide(shared, canonical, &request);
+        if !matches!(landed, Ok(Ok(()))) || shared.first_fetch_until(now()).is_none() {
+            break;
+        }
+    }
+    if denied_with(&decided, ErrorCode::UnknownKid) {
+        shared.unknown_kid_seen();
+    }
+    respond(shared, mode, &method, &target, &request, decided)
+}
+
+fn denied_with(decided: &Result<Decision, Error>, code: ErrorCode) -> bool {
+    matches!(decided, Ok(Decision::Deny(d)) if d.error.code() == code)
+}
+
+/// The core's decision on this thread's verifier (and cache).
+fn decide(shared: &Shared, canonical: Canonical, request: &Request<'_>) -> Result<Decision, Error> {
+    shared.with_verifier(|verifier, mut cache| {
         let before = cache.as_ref().map(|c| (c.hits(), c.misses()));
-        let decision = verifier.authorize(&request, now(), cache.as_deref_mut());
+        let decision = decide_with(verifier, cache.as_deref_mut(), canonical, request, now());
         if let (Some(c), Some((hits, misses))) = (cache.as_ref(), before) {
-            shared
-                .metrics
-                .cache(c.hits().saturating_sub(hits), c.misses().saturating_sub(misses));
+            shared.metrics.cache(
+                c.hits().saturating_sub(hits),
+                c.misses().saturating_sub(misses),
+            );
         }
-        match decision {
-            Decision::Allow(allow) if allow.set_path.is_some() && canonical == Canonical::Refuse => {
-                let e = Error::new(
-                    ErrorCode::InvalidPath,
-                    std::format!(
-                        "the request target is not in canonical form (it would be forwarded as \"{}\"), and this proxy forwards targets unchanged",
-                        crate::jws::printable(allow.set_path.as_deref().unwrap_or_default())
-                    ),
-                );
-                verifier.deny(e)
-            }
-            decision => decision,
+        decision
+    })
+}
+
+/// The core's decision on `request` (the original method and target) at
+/// `now`, with [`Canonical::Refuse`] turning an allow that would forward
+/// another target into 400 `invalid_path`.
+pub fn decide_with(
+    verifier: &Verifier,
+    cache: Option<&mut VerifiedCache>,
+    canonical: Canonical,
+    request: &Request<'_>,
+    now: i64,
+) -> Decision {
+    match verifier.authorize(request, now, cache) {
+        Decision::Allow(allow) if allow.set_path.is_some() && canonical == Canonical::Refuse => {
+            let e = Error::new(
+                ErrorCode::InvalidPath,
+                std::format!(
+                    "the request target is not in canonical form (it would be forwarded as \"{}\"), and this proxy forwards targets unchanged",
+                    crate::jws::printable(allow.set_path.as_deref().unwrap_or_default())
+                ),
+            );
+            verifier.deny(e)
         }
-    });
+        decision => decision,
+    }
+}
+
+/// The answer the proxy acts on, for a decision; counts it.
+fn respond(
+    shared: &Shared,
+    mode: Mode,
+    method: &str,
+    target: &str,
+    request: &Request<'_>,
+    decided: Result<Decision, Error>,
+) -> Answer {
     // For logs: the query may carry a token (from_params).
     let route = target.split('?').next().unwrap_or_default();
-    match decided {
-        Err(e) => json_answer(500, e.code().as_str(), e.message()),
+    match &decided {
         Ok(Decision::Allow(allow)) => {
-            let forward = allow.set_path.clone().unwrap_or_else(|| target.to_string());
             shared.metrics.allowed();
             debug!(
                 "jwtgate: allow {method} {route}: {} (provider {})",
                 allow.reason,
                 allow.verified.as_ref().map_or("-", |v| v.provider.as_str())
             );
+        }
+        Ok(Decision::Deny(denial)) => {
+            shared.metrics.denied(denial.error.code());
+            debug!(
+                "jwtgate: deny {method} {route} with {}: {}",
+                denial.status, denial.error
+            );
+        }
+        Err(_) => {}
+    }
+    answer_for(decided, mode, target, request.headers)
+}
+
+/// The answer to a sub-request whose original target is `target` and
+/// headers `request_headers`, for the core's decision (see the module docs
+/// for what a 200 and a denial carry in each mode).
+pub fn answer_for(
+    decided: Result<Decision, Error>,
+    mode: Mode,
+    target: &str,
+    request_headers: &[(String, String)],
+) -> Answer {
+    match decided {
+        Err(e) => json_answer(500, e.code().as_str(), e.message()),
+        Ok(Decision::Allow(allow)) => {
+            let forward = allow.set_path.clone().unwrap_or_else(|| target.to_string());
             let mut headers = if mode == Mode::Envoy {
                 let mut headers = allow.set_headers.clone();
                 let remove: Vec<&str> = allow
@@ -189,7 +278,7 @@ pub fn answer(
                 }
                 headers
             } else {
-                forwarded_values(&allow, request.headers)
+                forwarded_values(&allow, request_headers)
             };
             headers.push((TARGET_HEADER.into(), forward));
             Answer {
@@ -199,11 +288,6 @@ pub fn answer(
             }
         }
         Ok(Decision::Deny(denial)) => {
-            shared.metrics.denied(denial.error.code());
-            debug!(
-                "jwtgate: deny {method} {route} with {}: {}",
-                denial.status, denial.error
-            );
             let mut headers = denial.headers;
             headers.push(("x-jwtgate-status".into(), denial.status.to_string()));
             headers.push(("x-jwtgate-body".into(), denial.body.clone()));
@@ -273,8 +357,10 @@ fn forwarded_values(
     out
 }
 
-/// The original method and target, from where `mode` says.
-fn original<'r>(
+/// The original method and target, from where `mode` says: the
+/// sub-request's own, or its mode's two headers, each present exactly once
+/// and not empty (else the error says which, for the log and the 500).
+pub fn original<'r>(
     mode: Mode,
     method: &'r str,
     target: &'r str,

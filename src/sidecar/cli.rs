@@ -149,6 +149,47 @@ fn run(argv: &[String], out: &mut Vec<String>) -> Result<i32, Usage> {
 }
 
 fn serve(rest: &[String]) -> Result<i32, Usage> {
+    let (options, log_level) = serve_options(rest)?;
+    super::logger::init(log_level).map_err(Usage)?;
+    match server::serve(options) {
+        Ok(()) => Ok(EXIT_OK),
+        Err(message) => {
+            log::error!("jwtgate: cannot serve: {message}");
+            Ok(EXIT_USAGE)
+        }
+    }
+}
+
+/// Parses a command line as [`main`] would, without running it: no file or
+/// standard input is read, no logger installed, nothing served. `Ok` when
+/// the command would start, else the usage error [`main`] prints. (For the
+/// fuzz target of the argument parsers.)
+pub fn parse_only(argv: &[String]) -> Result<(), String> {
+    let parsed = match argv.split_first() {
+        None => Err(Usage("no command given".into())),
+        Some((c, _)) if matches!(c.as_str(), "help" | "--help" | "-h") => Ok(()),
+        Some((c, rest)) if c == "inspect" || c == "verify" => {
+            Args::parse(rest, &["policy", "path", "now"], &["json", "help"]).and_then(|args| {
+                if args.value("now").is_some() {
+                    parse_now(args.value("now"))?;
+                }
+                if c == "verify" && args.value("policy").is_none() && !args.flag("help") {
+                    return Err(Usage("verify needs --policy <policy.json>".into()));
+                }
+                if args.positionals.len() > 1 {
+                    return Err(Usage("give one token".into()));
+                }
+                Ok(())
+            })
+        }
+        Some((c, rest)) if c == "serve" => serve_options(rest).map(|_| ()),
+        Some((other, _)) => Err(Usage(std::format!("unknown command: {other}"))),
+    };
+    parsed.map_err(|Usage(message)| message)
+}
+
+/// `serve`'s options and log level, from its arguments.
+fn serve_options(rest: &[String]) -> Result<(Options, log::LevelFilter), Usage> {
     let args = Args::parse(
         rest,
         &[
@@ -214,7 +255,6 @@ fn serve(rest: &[String]) -> Result<i32, Usage> {
     let threads = number("threads", cores)?;
     let watch = Duration::from_millis(number("watch-ms", 1000)?);
     let grace = Duration::from_secs(number("grace", 10)?);
-    super::logger::init(args.value("log-level").unwrap_or("info")).map_err(Usage)?;
     let options = Options {
         policy: policy.into(),
         listen,
@@ -225,13 +265,8 @@ fn serve(rest: &[String]) -> Result<i32, Usage> {
         watch,
         grace,
     };
-    match server::serve(options) {
-        Ok(()) => Ok(EXIT_OK),
-        Err(message) => {
-            log::error!("jwtgate: cannot serve: {message}");
-            Ok(EXIT_USAGE)
-        }
-    }
+    let level = super::logger::level(args.value("log-level").unwrap_or("info")).map_err(Usage)?;
+    Ok((options, level))
 }
 
 /// `--now`: Unix seconds, or an ISO 8601 date (UTC unless it has an offset).

@@ -55,12 +55,16 @@ fn level_name(level: Level) -> &'static str {
     }
 }
 
-/// Installs the logger at `level` (`error`, `warn`, `info`, `debug`,
-/// `trace`); an unknown name is an error naming it.
-pub fn init(level: &str) -> Result<(), String> {
-    let level: LevelFilter = level.parse().map_err(|_| {
+/// The level named `level` (`error`, `warn`, `info`, `debug`, `trace`); an
+/// unknown name is an error naming it.
+pub fn level(level: &str) -> Result<LevelFilter, String> {
+    level.parse().map_err(|_| {
         std::format!("--log-level: unknown level {level:?} (error, warn, info, debug, trace)")
-    })?;
+    })
+}
+
+/// Installs the logger at `level`.
+pub fn init(level: LevelFilter) -> Result<(), String> {
     log::set_boxed_logger(alloc::boxed::Box::new(JsonLines { level }))
         .map_err(|e| std::format!("cannot install the logger: {e}"))?;
     log::set_max_level(level);

@@ -25,7 +25,7 @@ pub struct Metrics {
     reloads_ok: AtomicU64,
     reloads_refused: AtomicU64,
     generation: AtomicU64,
-    /// 1 while ring checks RS*/PS*/ES256/ES384 signatures, 0 for pure Rust.
+    /// 1 while AWS-LC checks RS*/PS*/ES* signatures, 0 for pure Rust.
     crypto_host: AtomicU64,
 }
 
@@ -159,7 +159,7 @@ impl Metrics {
         metric(
             "jwtgate_crypto_host",
             "gauge",
-            "1 when ring checks RS*/PS*/ES256/ES384 signatures, 0 when pure Rust does.",
+            "1 when AWS-LC checks RS*/PS*/ES* signatures, 0 when pure Rust does.",
             &one(&self.crypto_host),
         );
         out

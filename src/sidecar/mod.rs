@@ -10,18 +10,16 @@
 //! - [`state`]: the policy served, reloads, one verifier and cache per
 //!   worker thread.
 //! - [`server`]: tokio + hyper, the admin listener, signals, file watch.
-//! - [`crypto`]: ring behind the core's host-verifier seam.
+//! - [`keys`]: remote key sets: the process's one fetcher, driving the
+//!   core's key sources with a native HTTPS client.
+//! - [`crypto`]: AWS-LC (aws-lc-rs) behind the core's host-verifier seam.
 //! - [`metrics`], [`logger`]: Prometheus counters, JSON-lines logs.
 //! - [`cli`]: the command line.
-//!
-//! Remote key sets: the core's key-source state machine will hand each
-//! provider's key set to [`state::Shared`], which publishes it like a new
-//! policy generation (each thread then calls `Verifier::set_jwks`); one
-//! fetcher per process. Not built yet.
 
 pub mod check;
 pub mod cli;
 pub mod crypto;
+pub mod keys;
 pub mod logger;
 pub mod metrics;
 pub mod server;

@@ -107,14 +107,16 @@ async fn run(options: Options, shared: Arc<Shared>) -> Result<(), String> {
             .unwrap_or_default()
     );
     let (mode, canonical) = (options.mode, options.canonical);
+    // The process's one key fetcher (idle while the policy has no remote keys).
+    tokio::spawn(super::keys::run(Arc::clone(&shared)));
     loop {
         tokio::select! {
             accepted = checks.accept() => {
                 let Ok((stream, _)) = accepted.inspect_err(|e| warn!("jwtgate: accept failed: {e}")) else { continue };
                 let shared = Arc::clone(&shared);
                 let service = service_fn(move |req| {
-                    let answer = check_request(&shared, mode, canonical, &req);
-                    async move { Ok::<_, Infallible>(answer) }
+                    let shared = Arc::clone(&shared);
+                    async move { Ok::<_, Infallible>(check_request(&shared, mode, canonical, req).await) }
                 });
                 spawn_connection(&graceful, stream, service);
             }
@@ -183,13 +185,13 @@ fn header_pairs(req: &Request<Incoming>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn check_request(
+async fn check_request(
     shared: &Shared,
     mode: Mode,
     canonical: Canonical,
-    req: &Request<Incoming>,
+    req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
-    let headers = header_pairs(req);
+    let headers = header_pairs(&req);
     // The target as it arrived: origin-form, or absolute-form as sent.
     let target = req.uri().to_string();
     let answer = check::answer(
@@ -199,7 +201,8 @@ fn check_request(
         req.method().as_str(),
         &target,
         &headers,
-    );
+    )
+    .await;
     response(answer)
 }
 
@@ -211,14 +214,22 @@ fn admin_request(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Byte
     };
     let answer = match req.uri().path() {
         "/healthz" => text(200, "text/plain", String::from("ok\n")),
-        // Ready once a policy serves (always, after start). Remote key sets
-        // will add "and every provider has keys" here.
-        "/readyz" => text(
-            200,
-            "application/json",
-            serde_json::json!({"ready": true, "generation": shared.generation()}).to_string(),
-        ),
-        "/metrics" => text(200, "text/plain; version=0.0.4", shared.metrics.render()),
+        // Ready once every provider with remote keys has keys within
+        // max_stale_seconds (at once when there are none).
+        "/readyz" => {
+            let (ready, providers) = shared.readiness();
+            let providers: serde_json::Map<String, serde_json::Value> = providers
+                .into_iter()
+                .map(|(p, s)| (p, serde_json::Value::from(s)))
+                .collect();
+            text(
+                if ready { 200 } else { 503 },
+                "application/json",
+                serde_json::json!({"ready": ready, "generation": shared.generation(), "providers": providers})
+                    .to_string(),
+            )
+        }
+        "/metrics" => text(200, "text/plain; version=0.0.4", shared.render_metrics()),
         _ => text(404, "text/plain", String::from("not found\n")),
     };
     response(answer)
