@@ -24,9 +24,6 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import ECAlgorithm
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -43,6 +40,7 @@ from harness import (  # noqa: E402
     log,
     stop_started,
 )
+from es256_signer import Signer  # noqa: E402
 from jwks_server import JwksServer  # noqa: E402
 
 WASM = str(ROOT / "target/wasm32-unknown-unknown/release/jwtgate_filter.wasm")  # main() may replace it
@@ -53,28 +51,6 @@ MAX_STALE = 5
 
 _started: list = []
 UPSTREAM: EchoUpstream
-
-
-class Signer:
-    """ES256 keys by kid, minted by cryptography; tokens by PyJWT."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, ec.EllipticCurvePrivateKey] = {}
-
-    def key(self, kid: str) -> dict:
-        if kid not in self.keys:
-            self.keys[kid] = ec.generate_private_key(ec.SECP256R1())
-        jwk = ECAlgorithm.to_jwk(self.keys[kid].public_key(), as_dict=True)
-        jwk.update(kid=kid, use="sig", alg="ES256")
-        return jwk
-
-    def jwks(self, *kids: str) -> dict:
-        return {"keys": [self.key(k) for k in kids]}
-
-    def token(self, kid: str, issuer: str = "https://idp.example.com") -> str:
-        self.key(kid)
-        now = int(time.time())
-        return jwt.encode({"iss": issuer, "sub": "alice", "iat": now, "exp": now + 600}, self.keys[kid], algorithm="ES256", headers={"kid": kid})
 
 
 def policy(server: JwksServer, issuer: str = "https://idp.example.com", discovery: bool = False, **remote) -> dict:

@@ -15,43 +15,19 @@ import threading
 import time
 import unittest
 
-import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import ECAlgorithm
 
 import parts
 from parts import ROOT, EchoUpstream, Jwtgate, Nginx, request
 
 sys.path.insert(0, str(ROOT / "tests"))
+from es256_signer import Signer  # noqa: E402
 from jwks_server import JwksServer  # noqa: E402
 
 ISSUER = "https://idp.example.com"
 REFRESH = 2
 COOLDOWN = 1
 MAX_STALE = 4
-
-
-class Signer:
-    """ES256 keys by kid, and tokens signed with them (PyJWT)."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, ec.EllipticCurvePrivateKey] = {}
-
-    def jwk(self, kid: str) -> dict:
-        if kid not in self.keys:
-            self.keys[kid] = ec.generate_private_key(ec.SECP256R1())
-        jwk = ECAlgorithm.to_jwk(self.keys[kid].public_key(), as_dict=True)
-        jwk.update(kid=kid, use="sig", alg="ES256")
-        return jwk
-
-    def jwks(self, *kids: str) -> dict:
-        return {"keys": [self.jwk(k) for k in kids]}
-
-    def token(self, kid: str) -> str:
-        self.jwk(kid)
-        now = int(time.time())
-        claims = {"iss": ISSUER, "sub": "alice", "iat": now, "exp": now + 600}
-        return jwt.encode(claims, self.keys[kid], algorithm="ES256", headers={"kid": kid})
 
 
 def policy(server: JwksServer, query: str = "", extra_rules: list | None = None, **remote) -> dict:
