@@ -44,7 +44,8 @@ function readToken(positional) {
 
 /** The core's report on `token` ({ ok, text }), pushed to `out`; the exit code. */
 function report(out, token, now, json, policy, path) {
-  const { ok, text } = JSON.parse(call(() => cliReport(token, now, json, policy, path, policy === undefined ? undefined : nodeCrypto())));
+  const host = policy === undefined ? undefined : nodeCrypto(); // as createVerifier offers it
+  const { ok, text } = JSON.parse(call(() => cliReport(token, now, json, policy, path, host)));
   out.push(text);
   return ok ? EXIT_OK : EXIT_REFUSED;
 }
