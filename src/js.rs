@@ -141,6 +141,42 @@ pub fn decode(token: &str, now: f64) -> Result<String, JsValue> {
     Ok(to_json(&decoded.warnings))
 }
 
+/// Internal, for the npm CLI (`js/bin/jwtgate.mjs`; not in the package's
+/// API): what `jwtgate inspect` prints (without `policy_json`) or
+/// `jwtgate verify` prints (with it: the verifier [`JsVerifier::new`] builds,
+/// `host` offered), in [`crate::report`]'s words, the native binary's.
+/// `now` is Unix seconds, `json` asks for JSON. Returns `{"ok","text"}`, `ok`
+/// false when the token does not decode (inspect) or is refused (verify);
+/// throws the policy's error.
+#[wasm_bindgen(js_name = cliReport)]
+pub fn cli_report(
+    token: &str,
+    now: f64,
+    json: bool,
+    policy_json: Option<String>,
+    path: Option<String>,
+    host: Option<HostCrypto>,
+) -> Result<String, JsValue> {
+    use crate::report::{self, Format};
+    let format = if json { Format::Json } else { Format::Text };
+    let (ok, text) = match policy_json {
+        None => match decode_token(token, Some(seconds(now))) {
+            Ok(decoded) => (true, report::decoded(&decoded, now, format)),
+            Err(e) => (false, report::undecodable(&e)),
+        },
+        Some(policy_json) => {
+            let options = VerifyOptions {
+                now: seconds(now),
+                path: path.as_deref(),
+            };
+            let verifier = JsVerifier::new(&policy_json, host)?.verifier;
+            let explanation = verifier.explain(token, &options);
+            (explanation.ok, report::explanation(&explanation, format))
+        }
+    };
+    Ok(to_json(&json!({ "ok": ok, "text": text })))
+}
+
 /// Verifies a compact JWS with any payload: the core's JWS operation, the one
 /// JWT verification is built on (same parsing, header rules, key selection and
 /// algorithm rules). `jwk_json` is a single JWK or a JWK set, parsed on every

@@ -37,7 +37,8 @@
 //! JWS; [`jwk`] key sets; [`alg`] signature algorithms (the only module that
 //! touches cryptography, through `jwt-compact` and RustCrypto); [`claims`];
 //! [`policy`]; [`path`], the request path's canonical form and rule matching;
-//! [`verify`] and [`explain`]; [`http`]; [`cache`]; [`decode`];
+//! [`verify`] and [`explain`]; [`http`]; [`cache`]; [`decode`]; [`report`], what the
+//! command lines print;
 //! [`host`], the seam for the host's native signature checks; [`keys`], the
 //! refresh state machine for keys fetched from the identity provider (remote
 //! JWKS, OIDC discovery), and [`keyring`], how the verifier uses them;
@@ -64,6 +65,7 @@ pub mod keys;
 pub mod path;
 pub mod pem;
 pub mod policy;
+pub mod report;
 pub mod verify;
 
 #[cfg(feature = "js")]

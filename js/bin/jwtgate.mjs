@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // jwtgate CLI: look inside a token, or verify it against a policy file.
-// Presentation only: decoding, verification and the check list are the core's.
+// Arguments, files and exit codes only: what is printed is the core's report
+// (src/report.rs, the native `jwtgate` binary's words), through cliReport.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { decode, createVerifier, JwtError } from '../src/node.js';
+import '../src/node.js'; // loads the module
+import { cliReport } from '../pkg/jwtgate.js';
+import { JwtError, call } from '../src/errors.js';
+import { nodeCrypto } from '../src/node-crypto.js';
 
 const USAGE = `usage:
   jwtgate inspect [--now T] [--json] [<token>|-]
@@ -38,54 +42,17 @@ function readToken(positional) {
   return token;
 }
 
-const UNITS = [
-  ['year', 365 * 86400],
-  ['day', 86400],
-  ['hour', 3600],
-  ['minute', 60],
-  ['second', 1],
-];
-const relative = new Intl.RelativeTimeFormat('en', { numeric: 'always' });
-
-/** "2026-01-01T00:00:00Z (in 3 hours)" for a NumericDate, judged at `now`. */
-function humanTime(seconds, now) {
-  const iso = new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
-  const delta = seconds - now;
-  const [unit, size] = UNITS.find(([, s]) => Math.abs(delta) >= s) ?? UNITS[UNITS.length - 1];
-  return `${iso} (${relative.format(Math.trunc(delta / size), unit)})`;
+/** The core's report on `token` ({ ok, text }), pushed to `out`; the exit code. */
+function report(out, token, now, json, policy, path) {
+  const host = policy === undefined ? undefined : nodeCrypto(); // as createVerifier offers it
+  const { ok, text } = JSON.parse(call(() => cliReport(token, now, json, policy, path, host)));
+  out.push(text);
+  return ok ? EXIT_OK : EXIT_REFUSED;
 }
-
-const TIME_CLAIMS = ['iat', 'nbf', 'exp', 'auth_time'];
 
 function inspect(values, positional, out) {
   const now = parseNow(values.now);
-  const token = readToken(positional);
-  let decoded;
-  try {
-    decoded = decode(token, { now });
-  } catch (err) {
-    if (!(err instanceof JwtError)) throw err;
-    out.push(`not a decodable token: ${err.code}: ${err.message}`);
-    return EXIT_REFUSED;
-  }
-  if (values.json) {
-    out.push(JSON.stringify(decoded, null, 2));
-    return EXIT_OK;
-  }
-  out.push('NOT VERIFIED: decoding only; nothing here is proof of anything.', '');
-  out.push('header:', JSON.stringify(decoded.header, null, 2), '');
-  out.push('claims:', JSON.stringify(decoded.payload, null, 2));
-  const payload = decoded.payload !== null && typeof decoded.payload === 'object' ? decoded.payload : {};
-  const times = TIME_CLAIMS.filter((c) => typeof payload[c] === 'number' && Number.isFinite(payload[c]));
-  if (times.length > 0) {
-    out.push('', 'times:');
-    for (const c of times) out.push(`  ${c.padEnd(9)} ${humanTime(payload[c], now)}`);
-  }
-  if (decoded.warnings.length > 0) {
-    out.push('', 'warnings:');
-    for (const w of decoded.warnings) out.push(`  - ${w}`);
-  }
-  return EXIT_OK;
+  return report(out, readToken(positional), now, values.json === true);
 }
 
 function verify(values, positional, out) {
@@ -97,22 +64,13 @@ function verify(values, positional, out) {
   } catch (err) {
     throw new UsageError(`cannot read the policy: ${err.message}`);
   }
-  let verifier;
+  const token = readToken(positional);
   try {
-    verifier = createVerifier(policy);
+    return report(out, token, now, values.json === true, policy, values.path);
   } catch (err) {
     if (!(err instanceof JwtError)) throw err;
     throw new UsageError(`invalid policy ${values.policy}: ${err.code}: ${err.message}`);
   }
-  const token = readToken(positional);
-  const report = verifier.explain(token, { now, path: values.path });
-  if (values.json) {
-    out.push(JSON.stringify(report, null, 2));
-  } else {
-    for (const c of report.checks) out.push(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.check}: ${c.detail}`);
-    out.push(report.ok ? `accepted (provider ${report.provider})` : `refused: ${report.code}: ${report.message}`);
-  }
-  return report.ok ? EXIT_OK : EXIT_REFUSED;
 }
 
 function main(argv) {

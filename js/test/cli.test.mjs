@@ -53,6 +53,8 @@ test('verify: accepted token exits 0 and prints every check', () => {
   const r = run(['verify', '--policy', policyFile, '--now', String(NOW), token]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^ok {4}signature: /m);
+  // The policy allows host crypto: the CLI's verifier is the package's, with node:crypto.
+  assert.match(r.stdout, /^ok {4}signature: EdDSA signature verified with .* by node:crypto$/m);
   assert.match(r.stdout, /accepted \(provider main\)/);
 });
 

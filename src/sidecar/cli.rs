@@ -1,6 +1,7 @@
 //! The `jwtgate` command line: `serve`, and `inspect` / `verify` with the
 //! npm CLI's output and exit codes (`js/bin/jwtgate.mjs`; the sidecar tests
-//! run both on the same tokens and compare what they print).
+//! run both on the same tokens and compare what they print). What they print
+//! is the core's [`crate::report`], for both.
 
 extern crate std;
 
@@ -9,11 +10,10 @@ use alloc::vec::Vec;
 use core::time::Duration;
 use std::io::Read;
 
-use serde_json::{Map, Value};
-
 use super::check::{Canonical, Mode};
 use super::server::{self, Options};
 use super::state;
+use crate::report::{self, Format};
 use crate::verify::VerifyOptions;
 
 const USAGE: &str = "usage:
@@ -389,119 +389,28 @@ fn read_token(positionals: &[String]) -> Result<String, Usage> {
     Ok(token.to_string())
 }
 
-/// `JSON.stringify(value, null, 2)`.
-fn pretty(value: &impl serde::Serialize) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default()
-}
-
-const TIME_CLAIMS: [&str; 4] = ["iat", "nbf", "exp", "auth_time"];
-const UNITS: [(&str, f64); 5] = [
-    ("year", 365.0 * 86_400.0),
-    ("day", 86_400.0),
-    ("hour", 3600.0),
-    ("minute", 60.0),
-    ("second", 1.0),
-];
-
-/// `2026-01-01T00:00:00Z (in 3 hours)`, as the npm CLI prints it
-/// (`toISOString` and `Intl.RelativeTimeFormat('en', {numeric: 'always'})`).
-fn human_time(seconds: f64, now: f64) -> String {
-    let ms = (seconds * 1000.0).trunc();
-    let whole = (ms / 1000.0).floor();
-    let mut iso = crate::claims::iso8601(whole);
-    let millis = ms - whole * 1000.0;
-    if millis != 0.0 {
-        iso = std::format!("{}.{:03}Z", iso.trim_end_matches('Z'), millis as i64);
-    }
-    let delta = seconds - now;
-    let (unit, size) = UNITS
-        .iter()
-        .copied()
-        .find(|(_, s)| delta.abs() >= *s)
-        .unwrap_or(UNITS[UNITS.len() - 1]);
-    let count = (delta / size).trunc();
-    let n = grouped(count.abs() as u64);
-    let unit = if count.abs() == 1.0 {
-        unit.to_string()
+/// `--json` as the report's format.
+fn format(args: &Args) -> Format {
+    if args.flag("json") {
+        Format::Json
     } else {
-        std::format!("{unit}s")
-    };
-    if count < 0.0 || (count == 0.0 && count.is_sign_negative()) {
-        std::format!("{iso} ({n} {unit} ago)")
-    } else {
-        std::format!("{iso} (in {n} {unit})")
+        Format::Text
     }
-}
-
-/// `1234567` as `1,234,567` (English grouping).
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn inspect(args: &Args, out: &mut Vec<String>) -> Result<i32, Usage> {
     let now = parse_now(args.value("now"))?;
     let token = read_token(&args.positionals)?;
-    let decoded = match crate::decode::decode(&token, Some(now as i64)) {
-        Ok(decoded) => decoded,
+    match crate::decode::decode(&token, Some(now as i64)) {
+        Ok(decoded) => {
+            out.push(report::decoded(&decoded, now, format(args)));
+            Ok(EXIT_OK)
+        }
         Err(e) => {
-            out.push(std::format!(
-                "not a decodable token: {}: {}",
-                e.code().as_str(),
-                e.message()
-            ));
-            return Ok(EXIT_REFUSED);
-        }
-    };
-    if args.flag("json") {
-        let mut shown = Map::new();
-        shown.insert("header".into(), Value::Object(decoded.header));
-        shown.insert("payload".into(), decoded.payload);
-        shown.insert(
-            "warnings".into(),
-            decoded.warnings.into_iter().map(Value::from).collect(),
-        );
-        out.push(pretty(&shown));
-        return Ok(EXIT_OK);
-    }
-    out.push("NOT VERIFIED: decoding only; nothing here is proof of anything.".into());
-    out.push(String::new());
-    out.push("header:".into());
-    out.push(pretty(&decoded.header));
-    out.push(String::new());
-    out.push("claims:".into());
-    out.push(pretty(&decoded.payload));
-    let times: Vec<(&str, f64)> = TIME_CLAIMS
-        .iter()
-        .filter_map(|c| {
-            Some((
-                *c,
-                decoded.payload.get(c)?.as_f64().filter(|t| t.is_finite())?,
-            ))
-        })
-        .collect();
-    if !times.is_empty() {
-        out.push(String::new());
-        out.push("times:".into());
-        for (claim, t) in times {
-            out.push(std::format!("  {claim:<9} {}", human_time(t, now)));
+            out.push(report::undecodable(&e));
+            Ok(EXIT_REFUSED)
         }
     }
-    if !decoded.warnings.is_empty() {
-        out.push(String::new());
-        out.push("warnings:".into());
-        for w in decoded.warnings {
-            out.push(std::format!("  - {w}"));
-        }
-    }
-    Ok(EXIT_OK)
 }
 
 fn verify(args: &Args, out: &mut Vec<String>) -> Result<i32, Usage> {
@@ -511,6 +420,7 @@ fn verify(args: &Args, out: &mut Vec<String>) -> Result<i32, Usage> {
     let now = parse_now(args.value("now"))?;
     let policy = std::fs::read_to_string(policy_path)
         .map_err(|e| Usage(std::format!("cannot read the policy: {e}")))?;
+    let token = read_token(&args.positionals)?;
     let verifier = state::build(&policy).map_err(|e| {
         Usage(std::format!(
             "invalid policy {policy_path}: {}: {}",
@@ -518,34 +428,19 @@ fn verify(args: &Args, out: &mut Vec<String>) -> Result<i32, Usage> {
             e.message()
         ))
     })?;
-    let token = read_token(&args.positionals)?;
-    let report = verifier.explain(
+    let explanation = verifier.explain(
         &token,
         &VerifyOptions {
             now: now as i64,
             path: args.value("path"),
         },
     );
-    if args.flag("json") {
-        out.push(pretty(&report));
+    out.push(report::explanation(&explanation, format(args)));
+    Ok(if explanation.ok {
+        EXIT_OK
     } else {
-        for c in &report.checks {
-            out.push(std::format!(
-                "{}  {}: {}",
-                if c.ok { "ok  " } else { "FAIL" },
-                c.check,
-                c.detail
-            ));
-        }
-        out.push(match (&report.error, &report.provider) {
-            (None, provider) => std::format!(
-                "accepted (provider {})",
-                provider.as_deref().unwrap_or_default()
-            ),
-            (Some(e), _) => std::format!("refused: {}: {}", e.code().as_str(), e.message()),
-        });
-    }
-    Ok(if report.ok { EXIT_OK } else { EXIT_REFUSED })
+        EXIT_REFUSED
+    })
 }
 
 #[cfg(test)]
@@ -583,28 +478,5 @@ mod tests {
             let args: Vec<String> = args;
             let _ = Args::parse(&args, &["policy", "now"], &["json"]);
         }
-    }
-
-    #[test]
-    fn relative_times_read_like_intl() {
-        let t = 1_767_225_600.0; // 2026-01-01T00:00:00Z
-        assert_eq!(
-            human_time(t, t - 3.0 * 3600.0),
-            "2026-01-01T00:00:00Z (in 3 hours)"
-        );
-        assert_eq!(
-            human_time(t, t + 3600.0),
-            "2026-01-01T00:00:00Z (1 hour ago)"
-        );
-        assert_eq!(human_time(t, t), "2026-01-01T00:00:00Z (in 0 seconds)");
-        assert_eq!(
-            human_time(t + 0.25, t + 0.5),
-            "2026-01-01T00:00:00.250Z (0 seconds ago)"
-        );
-        assert_eq!(
-            human_time(t, t - 2000.0 * 365.0 * 86_400.0),
-            "2026-01-01T00:00:00Z (in 2,000 years)"
-        );
-        assert_eq!(grouped(1_234_567), "1,234,567");
     }
 }
