@@ -91,6 +91,7 @@ def main():
     seeds["key_source"]["status_500"] = "500 no-store\n"
     seeds["key_source"]["redirect"] = "302 \n"
     seeds["key_source"]["garbage"] = "200 max-age=abc\n<html>"
+    seeds["key_source"]["lease_failed"] = "1700000000 w1 failed:timeout\n"
     # Policies with remote keys and PEM keys.
     idp = dict(policy["providers"]["idp"])
     remote = {"uri": "https://idp.example.com/jwks", "cluster": "idp", "refresh_seconds": 60, "max_stale_seconds": 600}

@@ -277,6 +277,8 @@ pub struct JsVerifier {
     generation: u32,
     /// [`JsVerifier::reuse_until`]: of the last successful `verify`.
     last_reuse_until: Option<f64>,
+    /// Each provider's last key event, for [`JsVerifier::fetch_lease_after`].
+    last_key_events: Vec<(String, crate::keys::Event)>,
 }
 
 #[wasm_bindgen]
@@ -304,6 +306,7 @@ impl JsVerifier {
             cache,
             generation: 0,
             last_reuse_until: None,
+            last_key_events: Vec::new(),
         })
     }
 
@@ -530,7 +533,7 @@ impl JsVerifier {
             .verifier
             .key_fetched(provider, seconds(now), status, &pairs, body)
             .map_err(|e| thrown(&e))?;
-        Ok(to_json(&event))
+        Ok(self.note_key_event(provider, event))
     }
 
     /// `provider`'s fetch failed without an answer: `kind` is a failure kind
@@ -554,16 +557,43 @@ impl JsVerifier {
             .verifier
             .key_fetch_failed(provider, seconds(now), kind, detail)
             .map_err(|e| thrown(&e))?;
-        Ok(to_json(&event))
+        Ok(self.note_key_event(provider, event))
     }
 
-    /// `provider`'s fetch in flight is left to another instance that holds
-    /// the right to fetch until `until` ([`Verifier::key_fetch_deferred`]).
-    #[wasm_bindgen(js_name = keyFetchDeferred)]
-    pub fn key_fetch_deferred(&mut self, provider: &str, until: f64) -> Result<(), JsValue> {
-        self.verifier
-            .key_fetch_deferred(provider, seconds(until))
-            .map_err(|e| thrown(&e))
+    /// Claims `provider`'s fetch lease for its fetch in flight
+    /// ([`Verifier::claim_fetch_lease`], the protocol in [`crate::lease`]):
+    /// `stored` is the lease text the shared store holds. Returns
+    /// `{"text","until"}` to store before fetching, or `undefined` when
+    /// another instance holds the lease (the fetch is then left to it).
+    #[wasm_bindgen(js_name = claimFetchLease)]
+    pub fn claim_fetch_lease(
+        &mut self,
+        provider: &str,
+        stored: Option<String>,
+        holder: &str,
+        now: f64,
+    ) -> Result<Option<String>, JsValue> {
+        let lease = self
+            .verifier
+            .claim_fetch_lease(provider, stored.as_deref(), holder, seconds(now))
+            .map_err(|e| thrown(&e))?;
+        Ok(lease.map(|lease| to_json(&json!({"text": lease.text(), "until": lease.until}))))
+    }
+
+    /// What `holder` stores after `provider`'s last reported fetch
+    /// ([`crate::lease::Lease::after`]): `{"text","until"}`, `{"release": true}`,
+    /// or `undefined` to leave the stored lease as it is.
+    #[wasm_bindgen(js_name = fetchLeaseAfter)]
+    pub fn fetch_lease_after(&self, provider: &str, holder: &str) -> Option<String> {
+        use crate::lease::{Lease, LeaseUpdate};
+        let (_, event) = self.last_key_events.iter().find(|(p, _)| p == provider)?;
+        match Lease::after(event, holder) {
+            LeaseUpdate::Write(lease) => Some(to_json(
+                &json!({"text": lease.text(), "until": lease.until}),
+            )),
+            LeaseUpdate::Release => Some(to_json(&json!({"release": true}))),
+            LeaseUpdate::Keep => None,
+        }
     }
 
     /// `provider`'s last good fetch as the JSON of a [`crate::keys::Snapshot`]
@@ -711,5 +741,16 @@ impl JsVerifier {
             }),
         };
         to_json(&out)
+    }
+}
+
+impl JsVerifier {
+    /// Keeps `provider`'s key event for [`JsVerifier::fetch_lease_after`];
+    /// returns it as JSON.
+    fn note_key_event(&mut self, provider: &str, event: crate::keys::Event) -> String {
+        let json = to_json(&event);
+        self.last_key_events.retain(|(p, _)| p != provider);
+        self.last_key_events.push((String::from(provider), event));
+        json
     }
 }

@@ -46,6 +46,7 @@ use crate::host::SignatureVerifier;
 use crate::http::Decision;
 use crate::jwk::KeySet;
 use crate::keys::{Event, FailureKind, Fetch, KeySource, Readiness, Snapshot};
+use crate::lease::Lease;
 use crate::verify::Verifier;
 
 /// Most unknown kids noted between two [`Verifier::due_fetches`] calls.
@@ -280,11 +281,56 @@ impl Verifier {
         Ok(self.remote_mut(index).source.failed(now, kind, detail))
     }
 
-    /// `provider`'s fetch in flight is left to another instance that holds
-    /// the right to fetch until `until` (see [`KeySource::defer`]).
-    pub fn key_fetch_deferred(&mut self, provider: &str, until: i64) -> Result<(), Error> {
+    /// Whether this instance (`holder`) performs `provider`'s fetch in flight
+    /// (from [`Verifier::due_fetches`]), given the lease text its store holds
+    /// (`None`: none). `Some(lease)`: store [`Lease::text`], then fetch.
+    /// `None`: another instance holds the lease, and the fetch is left to it:
+    /// deferred until its lease ends or, while this source waits for its
+    /// first keys, by a second at a time; and if the holder's fetch failed
+    /// meanwhile, this source's first fetch fails too (so that requests held
+    /// for it stop waiting). The protocol is in [`crate::lease`].
+    pub fn claim_fetch_lease(
+        &mut self,
+        provider: &str,
+        stored: Option<&str>,
+        holder: &str,
+        now: i64,
+    ) -> Result<Option<Lease>, Error> {
         let index = self.remote_index(provider)?;
-        self.remote_mut(index).source.defer(until);
+        let source = &mut self.remote_mut(index).source;
+        let Some(held) = stored
+            .and_then(Lease::parse)
+            .filter(|lease| lease.held_by_other(holder, now))
+        else {
+            let timeout = i64::from(source.config().timeout_seconds);
+            return Ok(Some(Lease {
+                until: now.saturating_add(timeout).saturating_add(1),
+                holder: holder.to_string(),
+                failed: None,
+            }));
+        };
+        let first = matches!(source.readiness(now), Readiness::Pending { .. });
+        match (first, held.failed) {
+            (true, Some(kind)) => {
+                let detail = format!("the fetch by {} failed ({kind})", held.holder);
+                source.failed(now, kind, &detail);
+            }
+            // Look again soon: the holder's result ends the wait.
+            (true, None) => source.defer(held.until.min(now.saturating_add(1))),
+            (false, _) => source.defer(held.until),
+        }
+        Ok(None)
+    }
+
+    /// `provider`'s fetch in flight is performed elsewhere, by a fetcher that
+    /// shares its result with this verifier ([`Verifier::adopt_keys`]; the
+    /// sidecar's one fetcher per process): this source asks again no sooner
+    /// than its `cooldown_seconds`.
+    pub fn key_fetch_handed_off(&mut self, provider: &str, now: i64) -> Result<(), Error> {
+        let index = self.remote_index(provider)?;
+        let source = &mut self.remote_mut(index).source;
+        let cooldown = i64::from(source.config().cooldown_seconds.max(1));
+        source.defer(now.saturating_add(cooldown));
         Ok(())
     }
 

@@ -30,7 +30,7 @@
 //! | *(none)* | the `no_std` core; builds for `wasm32-unknown-unknown` |
 //! | `envoy` | the proxy-wasm HTTP filter (link as a cdylib) |
 //! | `js` | the wasm-bindgen bindings behind the npm package |
-//! | `sidecar` | the native `jwtgate` binary (`src/sidecar/`: `serve`, `inspect`, `verify`); links `std`, tokio, hyper, ring |
+//! | `sidecar` | the native `jwtgate` binary (`src/sidecar/`: `serve`, `inspect`, `verify`); links `std`, tokio, hyper, aws-lc-rs |
 //!
 //! ## Modules
 //! [`error`] codes; [`base64url`] and [`json`] strict decoding; [`jws`] compact
@@ -41,7 +41,8 @@
 //! command lines print;
 //! [`host`], the seam for the host's native signature checks; [`keys`], the
 //! refresh state machine for keys fetched from the identity provider (remote
-//! JWKS, OIDC discovery), and [`keyring`], how the verifier uses them;
+//! JWKS, OIDC discovery), [`keyring`], how the verifier uses them, and
+//! [`lease`], how instances that share a store fetch once for all;
 //! [`pem`], PEM and X.509 keys.
 #![no_std]
 #![deny(missing_docs)]
@@ -62,6 +63,7 @@ pub mod jwk;
 pub mod jws;
 pub mod keyring;
 pub mod keys;
+pub mod lease;
 pub mod path;
 pub mod pem;
 pub mod policy;

@@ -19,7 +19,8 @@ Two ways to drive it:
 
 Modes: "ok", "500", "garbage" (200, not JSON), "huge" (200, a 100 KiB body),
 "redirect" (302 to /elsewhere), "down" (the connection is closed without an
-answer), "slow" (like "ok" after `delay` seconds).
+answer), "slow" (like "ok" after `delay` seconds), "slow_500" (like "500"
+after `delay` seconds).
 """
 import json
 import socket
@@ -28,7 +29,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-MODES = {"ok", "500", "garbage", "huge", "redirect", "down", "slow"}
+MODES = {"ok", "500", "garbage", "huge", "redirect", "down", "slow", "slow_500"}
 
 
 class _Server(ThreadingHTTPServer):
@@ -134,7 +135,7 @@ def _handler(server):
             if path == "/_stats":
                 return self._send(200, json.dumps(server.stats()))
             mode, delay, cache_control, jwks = server._record(path)
-            if mode == "slow":
+            if mode in ("slow", "slow_500"):
                 time.sleep(delay)
             if mode == "down":
                 # No answer: the client sees the connection close (reset).
@@ -142,7 +143,7 @@ def _handler(server):
                 self.close_connection = True
                 self.connection.close()
                 return
-            if mode == "500":
+            if mode in ("500", "slow_500"):
                 return self._send(500, '{"error":"internal"}')
             if mode == "garbage":
                 return self._send(200, "<html>this is not a key set</html>", "text/html")

@@ -467,3 +467,118 @@ fn requests_may_wait_for_a_pending_first_fetch_only() {
     let v = Verifier::from_json(&policy.to_string()).unwrap();
     assert_eq!(decide(&v, Some(&es256), now), Some(now + 10));
 }
+
+/// A store shared by instances, as Envoy's shared data is (with
+/// compare-and-swap) and the Cache API is not: one lease text per provider.
+/// Each instance follows src/lease.rs's protocol; returns whether it fetches.
+fn claim(v: &mut Verifier, store: &mut Option<String>, holder: &str, now: i64) -> bool {
+    match v
+        .claim_fetch_lease("idp", store.as_deref(), holder, now)
+        .unwrap()
+    {
+        Some(lease) => {
+            *store = Some(lease.text());
+            true
+        }
+        None => false,
+    }
+}
+
+fn after(store: &mut Option<String>, event: &Event, holder: &str) {
+    match jwtgate::lease::Lease::after(event, holder) {
+        jwtgate::lease::LeaseUpdate::Write(lease) => *store = Some(lease.text()),
+        jwtgate::lease::LeaseUpdate::Release => *store = None,
+        jwtgate::lease::LeaseUpdate::Keep => {}
+    }
+}
+
+#[test]
+fn instances_sharing_a_lease_fetch_once_and_share_a_failed_first_fetch() {
+    let (es256, now) = token("valid ES256");
+    let config = json!({"uri": "https://idp.example.com/jwks", "jitter_percent": 0,
+        "timeout_seconds": 3, "retry_seconds": 10, "max_stale_seconds": 400});
+    let (mut a, mut b) = (verifier(config.clone(), None), verifier(config, None));
+    let mut store = None;
+    // Both find the first fetch due; a claims the lease, b leaves the fetch to a.
+    assert_eq!(a.due_fetches(now).len(), 1);
+    assert_eq!(b.due_fetches(now).len(), 1);
+    assert!(claim(&mut a, &mut store, "a", now));
+    assert_eq!(store.as_deref(), Some(format!("{} a", now + 4).as_str()));
+    assert!(!claim(&mut b, &mut store, "b", now));
+    // b, waiting for its first keys, looks again a second later, not at the lease's end.
+    assert!(b.due_fetches(now).is_empty());
+    assert_eq!(b.due_fetches(now + 1).len(), 1);
+    assert!(!claim(&mut b, &mut store, "b", now + 1));
+    let headers = [("authorization".to_string(), format!("Bearer {es256}"))];
+    let request = Request {
+        method: "GET",
+        path: "/",
+        headers: &headers,
+        case_insensitive: false,
+    };
+    assert!(b
+        .first_fetch_wait(&b.authorize(&request, now + 1, None), now + 1)
+        .is_some());
+    // a's fetch fails: the lease says so until a's retry ...
+    let event = a
+        .key_fetch_failed("idp", now + 2, FailureKind::Timeout, "no answer")
+        .unwrap();
+    after(&mut store, &event, "a");
+    assert_eq!(
+        store.as_deref(),
+        Some(format!("{} a failed:timeout", now + 12).as_str())
+    );
+    // ... so b's first fetch fails too: its requests stop waiting and get 503.
+    assert_eq!(b.due_fetches(now + 2).len(), 1);
+    assert!(!claim(&mut b, &mut store, "b", now + 2));
+    let decision = b.authorize(&request, now + 2, None);
+    assert!(matches!(&decision, Decision::Deny(d) if d.status == 503));
+    assert_eq!(b.first_fetch_wait(&decision, now + 2), None);
+    // Until a's retry nobody else fetches; a's own retry takes the lease again.
+    assert!(b.due_fetches(now + 11).is_empty());
+    assert_eq!(a.due_fetches(now + 12).len(), 1);
+    assert!(claim(&mut a, &mut store, "a", now + 12));
+    let event = a
+        .key_fetched("idp", now + 12, 200, &[], jwks("idp").as_bytes())
+        .unwrap();
+    assert!(matches!(event, Event::KeysChanged(_)));
+    after(&mut store, &event, "a");
+    assert_eq!(store, None, "a good fetch releases the lease");
+    // b adopts a's keys instead of fetching.
+    let snapshot = a.key_sources().next().unwrap().1.snapshot().unwrap();
+    b.adopt_keys("idp", now + 12, &snapshot).unwrap();
+    assert_eq!(code(&b, &es256, now + 12), "ok");
+}
+
+#[test]
+fn a_lease_held_by_no_one_or_unreadable_is_taken_and_discovery_keeps_it() {
+    let now = 1_000;
+    let mut idp = fixture("policy.json")["providers"]["idp"].clone();
+    idp.as_object_mut().unwrap().remove("jwks");
+    idp["discovery"] = json!(true);
+    idp["remote_jwks"] = json!({"timeout_seconds": 2});
+    let policy = json!({"providers": {"idp": idp}});
+    let mut v = Verifier::from_json(&policy.to_string()).unwrap();
+    for stored in ["999 other", "garbage", "1000 other", "2000 me"] {
+        v.due_fetches(now);
+        let lease = v.claim_fetch_lease("idp", Some(stored), "me", now).unwrap();
+        assert_eq!(lease.map(|l| l.text()), Some("1003 me".into()), "{stored}");
+        v.key_fetch_failed("idp", now, FailureKind::Network, "x")
+            .unwrap();
+        v = Verifier::from_json(&policy.to_string()).unwrap();
+    }
+    v.due_fetches(now);
+    let doc = br#"{"issuer":"https://idp.example.com","jwks_uri":"https://idp.example.com/jwks"}"#;
+    let event = v.key_fetched("idp", now, 200, &[], doc).unwrap();
+    assert_eq!(
+        jwtgate::lease::Lease::after(&event, "me"),
+        jwtgate::lease::LeaseUpdate::Keep
+    );
+    // Unknown providers are refused, not ignored.
+    assert_eq!(
+        v.claim_fetch_lease("nobody", None, "me", now)
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidConfig
+    );
+}

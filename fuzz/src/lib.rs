@@ -233,6 +233,8 @@ pub fn pem(data: &[u8]) {
 /// `key_source`: answers to a discovery and a JWKS fetch. The input is text:
 /// the first line is `STATUS CACHE-CONTROL`, the rest the body; the same
 /// answer goes to the discovery fetch, then (if asked for) to the JWKS fetch.
+/// The first line is also read as a fetch lease ([`jwtgate::lease`]), which
+/// must read back what it writes.
 pub fn key_source(data: &[u8]) {
     use jwtgate::keys::{KeySource, Readiness, RemoteJwks, Url};
     let (first, body) = match data.iter().position(|b| *b == b'\n') {
@@ -245,6 +247,10 @@ pub fn key_source(data: &[u8]) {
     let headers = vec![("cache-control".to_owned(), cache_control.to_owned())];
     let _ = Url::parse(cache_control, true);
     let _ = jwtgate::keys::max_age(cache_control);
+    if let Some(lease) = jwtgate::lease::Lease::parse(&first) {
+        let again = jwtgate::lease::Lease::parse(&lease.text());
+        assert_eq!(again, Some(lease), "a lease reads back what it wrote");
+    }
     let config = RemoteJwks::default();
     let mut source = KeySource::new(
         &config,

@@ -16,14 +16,16 @@
 //                 due adopts a newer one instead of fetching (keys and
 //                 schedule; the keys' age counts from the original fetch,
 //                 so max_stale_seconds holds whoever fetched);
-//   .../lease     "<until> <holder>": the isolate about to fetch takes it, the
-//                 others defer until it ends, then adopt. Kept until the retry
-//                 after a failure, so the backoff holds for every isolate.
+//   .../lease     the core's fetch lease (src/lease.rs): the isolate about to
+//                 fetch claims it, the others leave the fetch to it and adopt
+//                 its result. Kept until the retry after a failure, saying
+//                 how it failed, so the backoff holds for every isolate and
+//                 one waiting for its first keys stops waiting.
 // The Cache API has no compare-and-swap: a lease is written, then read back
 // (the last writer fetches), so two isolates deciding within the same few
 // milliseconds may both fetch. Without a cache (workerd with no
 // cacheApiOutbound, Node) each isolate keeps its keys in memory only.
-// Timing, backoff, cooldowns, parsing and staleness are the core's.
+// Timing, backoff, cooldowns, leases, parsing and staleness are the core's.
 
 /** Cache keys live under a host that is no zone's, so no client request reaches them. */
 const CACHE_BASE = 'https://jwtgate-keys.invalid/v1/';
@@ -93,15 +95,10 @@ export class EdgeKeys {
     }
   }
 
-  /** One fetch the core asked for: performed here if this isolate gets the lease, else deferred to its holder. */
+  /** One fetch the core asked for: performed here if this isolate gets the lease, else left to its holder. */
   async #fetch(fetch) {
     const entry = this.#entries.get(fetch.provider);
-    const now = this.#keys.now();
-    const heldUntil = await this.#takeLease(entry, now, now + fetch.timeout_seconds + 1);
-    if (heldUntil !== undefined) {
-      this.#keys.defer(fetch.provider, heldUntil);
-      return;
-    }
+    if (!(await this.#claim(entry, fetch.provider))) return;
     const event = await this.#keys.perform(fetch);
     if (event.event === 'keys_changed' || event.event === 'keys_unchanged') {
       const snapshot = this.#keys.snapshot(fetch.provider);
@@ -109,24 +106,24 @@ export class EdgeKeys {
       if (snapshot !== undefined && source?.valid_until != null) {
         await this.#write(entry.snapshot, snapshot, source.valid_until - this.#keys.now());
       }
-      await this.#delete(entry.lease);
-    } else if (event.event === 'failed') {
-      await this.#write(entry.lease, `${event.retry_at} ${this.#holder}`, event.retry_at - this.#keys.now());
-    } else if (event.event !== 'discovered') {
-      await this.#delete(entry.lease); // discovered: the JWKS fetch follows under the same lease
     }
+    const update = this.#keys.leaseAfter(fetch.provider, this.#holder);
+    if (update?.release) await this.#delete(entry.lease);
+    else if (update !== undefined) await this.#write(entry.lease, update.text, update.until - this.#keys.now());
   }
 
-  /** Takes the lease until `until`: resolves to undefined when this isolate holds it, else to when the holder's ends. */
-  async #takeLease(entry, now, until) {
-    if (this.#cache === null) return undefined;
-    const held = lease(await this.#read(entry.lease));
-    if (held !== null && held.until > now && held.holder !== this.#holder) return held.until;
-    await this.#write(entry.lease, `${until} ${this.#holder}`, until - now);
+  /**
+   * Claims the provider's lease (the core's protocol, src/lease.rs): true when
+   * this isolate fetches; false when another holds the lease and the core has
+   * left the fetch to it.
+   */
+  async #claim(entry, provider) {
+    const lease = this.#keys.claimLease(provider, await this.#read(entry.lease), this.#holder);
+    if (lease === undefined) return false;
+    if (this.#cache === null) return true;
+    await this.#write(entry.lease, lease.text, lease.until - this.#keys.now());
     // No compare-and-swap: whoever wrote last holds it.
-    const after = lease(await this.#read(entry.lease));
-    if (after !== null && after.until > now && after.holder !== this.#holder) return after.until;
-    return undefined;
+    return this.#keys.claimLease(provider, await this.#read(entry.lease), this.#holder) !== undefined;
   }
 
   /** The text of a cache entry, or null (absent, expired, or no cache). */
@@ -159,10 +156,4 @@ export class EdgeKeys {
       // As for #write.
     }
   }
-}
-
-/** A lease entry `"<until> <holder>"` as { until, holder }, or null. */
-function lease(text) {
-  const match = /^(\d+) (\S+)$/.exec(text ?? '');
-  return match ? { until: Number(match[1]), holder: match[2] } : null;
 }

@@ -157,7 +157,7 @@ export class KeyRefresher {
   // takes the due fetches and performs them itself (js/src/edge-keys.js);
   // nothing here keeps a promise.
 
-  /** Takes the fetches due now: each is in flight until `perform` reports it or `defer` hands it on. */
+  /** Takes the fetches due now: each is in flight until `perform` reports it or `claimLease` leaves it to another instance. */
   takeDue() {
     return JSON.parse(this.#inner.dueFetches(this.now()));
   }
@@ -167,9 +167,21 @@ export class KeyRefresher {
     return this.#perform(fetch);
   }
 
-  /** Leaves a fetch from `takeDue` to another instance, which holds the right to fetch until `until`. */
-  defer(provider, until) {
-    this.#inner.keyFetchDeferred(provider, until);
+  /**
+   * Claims `provider`'s fetch lease for a fetch from `takeDue`, given the lease
+   * text the shared store holds (or null): `{ text, until }` to store, then
+   * perform the fetch; undefined when another instance holds it (the core has
+   * left the fetch to it).
+   */
+  claimLease(provider, stored, holder) {
+    const lease = this.#inner.claimFetchLease(provider, stored ?? undefined, holder, this.now());
+    return lease === undefined ? undefined : JSON.parse(lease);
+  }
+
+  /** What `holder` stores after its fetch for `provider`: `{ text, until }`, `{ release: true }`, or undefined (keep). */
+  leaseAfter(provider, holder) {
+    const update = this.#inner.fetchLeaseAfter(provider, holder);
+    return update === undefined ? undefined : JSON.parse(update);
   }
 
   /** `provider`'s last good fetch as the core's snapshot (JSON text), or undefined. */

@@ -279,3 +279,27 @@ test('the IdP down from the start: the first request waits at most the fetch tim
     await w.stop();
   }
 });
+
+test("a first fetch that fails in one isolate ends the other's wait through the lease, without a second fetch", async () => {
+  // The IdP answers 500 after 1 s; a request may wait up to the 5 s timeout.
+  await jwksServer.control({ mode: 'slow_500', delay: 1, jwks: await jwks('k1'), reset_counts: true });
+  const w = await start(policy({ timeout_seconds: 5, retry_seconds: 30, max_retry_seconds: 30 }));
+  try {
+    const t = await token('k1');
+    const onA = w.get('a', t);
+    await sleep(300); // a holds the lease, its fetch in flight
+    const startedB = Date.now();
+    const b = await w.get('b', t);
+    const elapsedB = Date.now() - startedB;
+    const a = await onA;
+    for (const r of [a, b]) {
+      assert.equal(r.status, 503, r.text);
+      assert.equal(r.json.error, 'jwks_unavailable');
+    }
+    // b learns the failure from the lease within about a second of it, not at its own 5 s deadline.
+    assert.ok(elapsedB < 3000, `isolate b waited ${elapsedB} ms`);
+    assert.equal(await jwksServer.count(), 1, 'only the lease holder fetched');
+  } finally {
+    await w.stop();
+  }
+});

@@ -6,15 +6,12 @@
 //! fetch per refresh, not N, they share through proxy-wasm shared data
 //! (`get_shared_data` / `set_shared_data` with compare-and-swap), per provider:
 //!
-//! - `jwtgate.keys.<id>.lease`: `"<until> <holder>"`, or `"<until> <holder>
-//!   failed:<kind>"` after a failed fetch. A worker whose source asks for a
-//!   fetch first takes the lease with compare-and-swap (so one worker wins);
-//!   the others defer ([`crate::Verifier::key_fetch_deferred`]) until the
-//!   lease ends. The holder releases it after a good fetch and keeps it until
-//!   its retry time after a failure (the backoff is Envoy-wide).
-//! - While a worker has no keys yet (its first fetch is pending), it defers by
-//!   one second at a time, and a failed lease ends its first fetch as failed
-//!   too ([`crate::Verifier::key_fetch_failed`], not counted again), so that
+//! - `jwtgate.keys.<id>.lease`: the fetch lease ([`crate::lease`], the
+//!   protocol and its text). A worker whose source asks for a fetch claims it
+//!   with compare-and-swap, so one worker fetches; the others leave the fetch
+//!   to it. It is released after a good fetch and kept until the retry after
+//!   a failure (the backoff is Envoy-wide); a worker still waiting for its
+//!   first keys learns the failure from the lease within a second, so that
 //!   every worker stops holding requests ([`super::held`]) about when the
 //!   fetching one does.
 //! - `jwtgate.keys.<id>.jwks`: the last good fetch as a [`Snapshot`]; every
@@ -40,13 +37,14 @@ use core::cell::RefCell;
 use core::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use log::{debug, info, warn};
+use log::{info, warn};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType, MetricType};
 
 use super::metrics::{add, counter};
 use crate::alg::sha256;
 use crate::keys::{Event, FailureKind, Readiness, Snapshot};
+use crate::lease::{Lease, LeaseUpdate};
 use crate::Verifier;
 
 /// How often the root context looks at the key sources.
@@ -166,7 +164,8 @@ impl KeyFetcher {
             let lease_key = format!("jwtgate.keys.{id}.lease");
             // An expired lease, so that taking it is always a compare-and-swap.
             if matches!(hostcalls::get_shared_data(&lease_key), Ok((None, _))) {
-                let _ = hostcalls::set_shared_data(&lease_key, Some(b"0 -"), None);
+                let _ =
+                    hostcalls::set_shared_data(&lease_key, Some(EXPIRED_LEASE.as_bytes()), None);
             }
             remotes.push(Remote {
                 name: name.to_string(),
@@ -225,29 +224,7 @@ impl KeyFetcher {
             };
             let remote = &self.remotes[index];
             let fetch = &due.fetch;
-            let lease_until = now.saturating_add(i64::from(fetch.timeout_seconds) + 1);
-            if let Err(lease) = take_lease(&remote.lease_key, &self.holder, now, lease_until) {
-                let first = verifier
-                    .key_sources()
-                    .find(|(n, _)| *n == remote.name)
-                    .is_some_and(|(_, s)| matches!(s.readiness(now), Readiness::Pending { .. }));
-                match (first, lease.failed) {
-                    (true, Some(kind)) => {
-                        let detail = format!("the fetch by another worker failed ({kind})");
-                        debug!("jwtgate: provider {}: {detail}", remote.name);
-                        let _ = verifier.key_fetch_failed(&remote.name, now, kind, &detail);
-                    }
-                    // Look again soon: the other worker's result ends the wait.
-                    (true, None) => {
-                        let _ = verifier.key_fetch_deferred(
-                            &remote.name,
-                            lease.until.min(now.saturating_add(1)),
-                        );
-                    }
-                    (false, _) => {
-                        let _ = verifier.key_fetch_deferred(&remote.name, lease.until);
-                    }
-                }
+            if !claim_lease(verifier, &remote.name, &remote.lease_key, &self.holder, now) {
                 continue;
             }
             let headers = Vec::from([
@@ -383,22 +360,13 @@ impl KeyFetcher {
             return;
         };
         let remote = &mut self.remotes[flight.provider];
-        match &event {
-            Event::KeysChanged(_) | Event::KeysUnchanged => {
-                publish(remote, &v, &self.holder);
-            }
-            Event::Failed(failure) => {
-                // Keep the lease until the retry: the backoff holds for every worker.
-                set_lease(
-                    &remote.lease_key,
-                    &self.holder,
-                    failure.retry_at,
-                    Some(failure.kind),
-                );
-            }
-            Event::Discovered { .. } | Event::Ignored => {
-                set_lease(&remote.lease_key, &self.holder, 0, None)
-            }
+        if matches!(event, Event::KeysChanged(_) | Event::KeysUnchanged) {
+            publish(remote, &v);
+        }
+        match Lease::after(&event, &self.holder) {
+            LeaseUpdate::Write(lease) => store_lease(&remote.lease_key, &lease.text()),
+            LeaseUpdate::Release => store_lease(&remote.lease_key, EXPIRED_LEASE),
+            LeaseUpdate::Keep => {}
         }
         report(remote, &event);
         // A discovered jwks_uri is fetched at once.
@@ -430,8 +398,8 @@ fn adopt(remote: &mut Remote, verifier: &mut Verifier, now: i64) {
     }
 }
 
-/// Shares this worker's good fetch and releases the lease.
-fn publish(remote: &mut Remote, verifier: &Verifier, holder: &str) {
+/// Shares this worker's good fetch.
+fn publish(remote: &mut Remote, verifier: &Verifier) {
     let snapshot = verifier
         .key_sources()
         .find(|(n, _)| *n == remote.name)
@@ -446,7 +414,6 @@ fn publish(remote: &mut Remote, verifier: &Verifier, holder: &str) {
             }
         }
     }
-    set_lease(&remote.lease_key, holder, 0, None);
 }
 
 /// Logs and counts what a fetch result did.
@@ -468,76 +435,42 @@ fn report(remote: &Remote, event: &Event) {
     }
 }
 
-/// A lease another worker holds.
-#[derive(Debug, PartialEq, Eq)]
-struct Lease {
-    until: i64,
-    /// Its last fetch failed so (`None`: in flight).
-    failed: Option<FailureKind>,
-}
+/// A lease that has ended: stored at start, so that taking the lease is
+/// always a compare-and-swap, and when a lease is released.
+const EXPIRED_LEASE: &str = "0 -";
 
-/// Reads a lease's text: `"<until> <holder>"` or `"<until> <holder>
-/// failed:<kind>"`; anything else is an expired lease.
-fn parse_lease(text: &str) -> (i64, &str, Option<FailureKind>) {
-    let mut parts = text.split(' ');
-    let until = parts.next().and_then(|u| u.parse().ok()).unwrap_or(0);
-    let holder = parts.next().unwrap_or("-");
-    let failed = parts
-        .next()
-        .and_then(|s| s.strip_prefix("failed:"))
-        .and_then(FailureKind::from_name);
-    (until, holder, failed)
-}
-
-/// Takes the lease until `until` with compare-and-swap; `Err` with the
-/// lease when another worker holds it.
-fn take_lease(key: &str, holder: &str, now: i64, until: i64) -> Result<(), Lease> {
-    let (value, cas) = hostcalls::get_shared_data(key).unwrap_or((None, None));
-    let text = value
-        .map(|v| String::from_utf8_lossy(&v).into_owned())
-        .unwrap_or_default();
-    let (held_until, owner, failed) = parse_lease(&text);
-    if held_until > now && owner != holder {
-        return Err(Lease {
-            until: held_until,
-            failed,
-        });
-    }
-    let value = format!("{until} {holder}");
-    match hostcalls::set_shared_data(key, Some(value.as_bytes()), cas) {
-        Ok(()) => Ok(()),
-        // Someone else took it between our read and write.
-        Err(_) => Err(Lease {
-            until,
-            failed: None,
-        }),
-    }
-}
-
-/// Sets the lease (ours) to end at `until` (0: released), saying how our
-/// fetch failed, if it did.
-fn set_lease(key: &str, holder: &str, until: i64, failed: Option<FailureKind>) {
-    let value = match failed {
-        Some(kind) => format!("{until} {holder} failed:{}", kind.as_str()),
-        None => format!("{until} {holder}"),
+/// Claims the lease for `provider`'s due fetch ([`Verifier::claim_fetch_lease`]):
+/// `true` when this worker took it (with compare-and-swap) and fetches;
+/// `false` when another worker holds it, and the core has left the fetch to it.
+fn claim_lease(verifier: &mut Verifier, provider: &str, key: &str, holder: &str, now: i64) -> bool {
+    let read = || {
+        let (value, cas) = hostcalls::get_shared_data(key).unwrap_or((None, None));
+        (value.map(|v| String::from_utf8_lossy(&v).into_owned()), cas)
     };
-    let _ = hostcalls::set_shared_data(key, Some(value.as_bytes()), None);
+    let (stored, cas) = read();
+    let Ok(Some(lease)) = verifier.claim_fetch_lease(provider, stored.as_deref(), holder, now)
+    else {
+        return false;
+    };
+    if hostcalls::set_shared_data(key, Some(lease.text().as_bytes()), cas).is_ok() {
+        return true;
+    }
+    // Another worker took it between our read and write: leave the fetch to it.
+    let theirs = read()
+        .0
+        .filter(|text| Lease::parse(text).is_some_and(|l| l.held_by_other(holder, now)))
+        .unwrap_or_else(|| {
+            let lost = Lease {
+                holder: String::from("-"),
+                ..lease
+            };
+            lost.text()
+        });
+    let _ = verifier.claim_fetch_lease(provider, Some(&theirs), holder, now);
+    false
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_lease;
-    use crate::keys::FailureKind;
-
-    #[test]
-    fn leases_read_back_with_their_failure() {
-        assert_eq!(parse_lease("17 w1"), (17, "w1", None));
-        assert_eq!(
-            parse_lease("17 w1 failed:timeout"),
-            (17, "w1", Some(FailureKind::Timeout))
-        );
-        // Unreadable text is an expired lease.
-        assert_eq!(parse_lease(""), (0, "-", None));
-        assert_eq!(parse_lease("x y failed:nonsense"), (0, "y", None));
-    }
+/// Stores this worker's lease text.
+fn store_lease(key: &str, text: &str) {
+    let _ = hostcalls::set_shared_data(key, Some(text.as_bytes()), None);
 }

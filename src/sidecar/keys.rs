@@ -341,14 +341,7 @@ fn escape_label(value: &str) -> String {
 pub fn early_fetches_wanted(verifier: &mut Verifier, now: i64) -> Vec<String> {
     let mut wanted = Vec::new();
     for due in verifier.due_fetches(now) {
-        let cooldown = verifier
-            .key_sources()
-            .find(|(n, _)| *n == due.provider)
-            .map_or(30, |(_, s)| s.config().cooldown_seconds);
-        let _ = verifier.key_fetch_deferred(
-            &due.provider,
-            now.saturating_add(i64::from(cooldown.max(1))),
-        );
+        let _ = verifier.key_fetch_handed_off(&due.provider, now);
         if due.fetch.reason == "unknown_kid" {
             wanted.push(due.provider);
         }
