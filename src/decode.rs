@@ -53,6 +53,32 @@ pub struct Sizes {
 /// Decodes a compact JWS without verifying it. With `now` (Unix seconds),
 /// the warnings also cover expiry and not-before.
 pub fn decode(token: &str, now: Option<i64>) -> Result<Decoded, Error> {
+    let (jws, payload, warnings) = parts(token, now)?;
+    Ok(Decoded {
+        sizes: Sizes {
+            token: token.len(),
+            header: serde_json::to_string(&jws.header)
+                .map(|s| s.len())
+                .unwrap_or_default(),
+            payload: jws.payload.len(),
+            signature: jws.signature.len(),
+        },
+        header: jws.header,
+        payload,
+        warnings,
+    })
+}
+
+/// What [`decode`] says of a token, without its parts: the same refusals
+/// (the same error) and the same warnings. For callers that read the header
+/// and payload from the token's own text once this has accepted it (the npm
+/// package's `decode`).
+pub fn warnings(token: &str, now: Option<i64>) -> Result<Vec<String>, Error> {
+    parts(token, now).map(|(_, _, warnings)| warnings)
+}
+
+/// The token decoded and its warnings: [`decode`]'s work.
+fn parts(token: &str, now: Option<i64>) -> Result<(UntrustedJws<'_>, Value, Vec<String>), Error> {
     let limits = Limits::default();
     let jws = UntrustedJws::parse(token, &limits)?;
     // Keep the parser's code: `too_large` for deep nesting, as `verify` says.
@@ -69,19 +95,7 @@ pub fn decode(token: &str, now: Option<i64>) -> Result<Decoded, Error> {
             "the payload is not a JSON object, so it holds no JWT claims",
         ));
     }
-    Ok(Decoded {
-        sizes: Sizes {
-            token: token.len(),
-            header: serde_json::to_string(&jws.header)
-                .map(|s| s.len())
-                .unwrap_or_default(),
-            payload: jws.payload.len(),
-            signature: jws.signature.len(),
-        },
-        header: jws.header,
-        payload,
-        warnings,
-    })
+    Ok((jws, payload, warnings))
 }
 
 fn header_warnings(header: &Map<String, Value>, warnings: &mut Vec<String>) {
