@@ -187,8 +187,8 @@ impl TokenInput {
         TokenInput { bytes: Vec::new() }
     }
 
-    /// Makes the buffer exactly `capacity` bytes long (releasing a larger
-    /// one) and returns where it starts in the module's memory.
+    /// Makes the buffer `capacity` bytes long (zeroed) and returns where it
+    /// starts in the module's memory.
     pub fn reserve(&mut self, capacity: usize) -> usize {
         self.bytes = alloc::vec![0; capacity];
         self.bytes.as_ptr() as usize

@@ -51,33 +51,33 @@ const utf8 = new TextEncoder();
 /**
  * The module's token buffer (src/js.rs, TokenInput): a token's UTF-8 goes
  * into the module's memory with one `encodeInto` (the bytes wasm-bindgen
- * would pass for the string), with no allocation per call. It holds
- * INPUT_KEPT bytes; a longer token gets a buffer for its call only.
+ * would pass for the string), with no allocation per call. A token whose
+ * UTF-8 does not fit in INPUT_BYTES is passed as a string instead.
  */
-const INPUT_KEPT = 16384;
-const tokenInput = { buffer: undefined, memory: undefined, view: new Uint8Array(0), at: 0, capacity: 0, busy: false };
+const INPUT_BYTES = 65536;
+const tokenInput = { buffer: undefined, memory: undefined, view: new Uint8Array(0), at: 0, busy: false };
 
 /**
  * Runs `withInput(buffer, len)` on `token` written into the token buffer, or
- * `withString()` when the buffer is in use (a call made from inside another).
+ * `withString()` when it does not fit or the buffer is in use (a call made
+ * from inside another).
  */
 function withToken(token, withInput, withString) {
   const input = tokenInput;
-  if (input.busy) return withString();
-  const capacity = Math.max(token.length * 3, INPUT_KEPT); // UTF-8: at most 3 bytes per UTF-16 unit
-  if (capacity !== input.capacity) {
-    input.buffer ??= new TokenInput();
-    input.memory ??= wasmMemory();
-    input.at = input.buffer.reserve(capacity);
-    input.capacity = capacity;
-    input.view = new Uint8Array(input.memory.buffer, input.at, capacity);
-  } else if (input.view.byteLength === 0) {
-    input.view = new Uint8Array(input.memory.buffer, input.at, capacity); // the memory grew: a new view
+  if (input.busy || token.length > INPUT_BYTES) return withString();
+  if (input.buffer === undefined) {
+    input.buffer = new TokenInput();
+    input.memory = wasmMemory();
+    input.at = input.buffer.reserve(INPUT_BYTES);
   }
-  const len = utf8.encodeInto(token, input.view).written;
+  if (input.view.byteLength === 0) {
+    input.view = new Uint8Array(input.memory.buffer, input.at, INPUT_BYTES); // first use, or the memory grew
+  }
+  const { read, written } = utf8.encodeInto(token, input.view);
+  if (read !== token.length) return withString();
   input.busy = true;
   try {
-    return withInput(input.buffer, len);
+    return withInput(input.buffer, written);
   } finally {
     input.busy = false;
   }

@@ -98,3 +98,27 @@ test('what the core refuses keeps its code: duplicate members, depth, base64url,
   // jose takes the last of duplicate members; the core refuses the token instead.
   assert.equal(jose.decodeJwt(cases[0][1]).sub, 'admin');
 });
+
+test('long and non-ASCII tokens: the same verdicts and values through the token buffer and past it', async () => {
+  const key = await keyFor('HS256');
+  const verifier = createVerifier(policyFor([key], {}, { limits: { max_token_bytes: 1 << 20 } }));
+  const long = (size) => rawToken(key, header(key.kid), JSON.stringify(claims({ blob: 'x'.repeat(size) })));
+  // About 20 KB (in the module's token buffer) and about 100 KB (past it: passed as a string).
+  for (const token of [long(15000), long(75000)]) {
+    assert.deepStrictEqual(verifier.verify(token, { now: NOW }).claims, jose.decodeJwt(token));
+  }
+  // decode keeps the default limits (8 KB).
+  assert.deepStrictEqual(decode(long(5000)).payload, jose.decodeJwt(long(5000)));
+  assert.equal(code(() => decode(long(75000))), 'too_large');
+  // Text a JWS never holds: refused with the core's code, whether it fits the buffer or not.
+  const strict = createVerifier(policyFor([key]));
+  for (const [token, expected] of [
+    ['é.é.é', 'malformed'],
+    [`${'\u{1F600}'.repeat(3000)}.a.b`, 'too_large'], // 12 KB of UTF-8 in 6,000 UTF-16 units
+    [`${'€'.repeat(30000)}.a.b`, 'too_large'], // 90 KB of UTF-8: past the buffer
+    ['\ud800.a.b', 'malformed'], // a lone surrogate arrives as U+FFFD, as wasm-bindgen passes it
+  ]) {
+    assert.equal(code(() => decode(token)), expected, token.slice(0, 12));
+    assert.equal(code(() => strict.verify(token, { now: NOW })), expected, token.slice(0, 12));
+  }
+});
