@@ -137,6 +137,31 @@ fn with_token_json<T: Serialize>(lead: &T, token: &str) -> Result<String, JsValu
         }
     }
     out.push(b']');
+    json_text(out)
+}
+
+/// The JSON text `[lead,header,payload]` from `lead` and the header and
+/// payload JSON text the core parsed strictly, as [`with_token_json`] for
+/// a caller that already holds them.
+fn with_json_text<T: Serialize>(
+    lead: &T,
+    header: &[u8],
+    payload: &[u8],
+) -> Result<String, JsValue> {
+    let lead = serde_json::to_vec(lead).unwrap_or_default();
+    let mut out = Vec::with_capacity(lead.len() + header.len() + payload.len() + 4);
+    out.push(b'[');
+    out.extend_from_slice(&lead);
+    for part in [header, payload] {
+        out.push(b',');
+        out.extend_from_slice(part);
+    }
+    out.push(b']');
+    json_text(out)
+}
+
+/// Bytes the core produced or parsed as UTF-8 JSON, as a string.
+fn json_text(out: Vec<u8>) -> Result<String, JsValue> {
     String::from_utf8(out).map_err(|_| {
         thrown(&Error::new(
             ErrorCode::Malformed,
@@ -230,12 +255,14 @@ pub fn error_codes() -> String {
 
 /// Decodes a token without verifying it ([`crate::decode::decode`]: strict
 /// base64url and JSON, or throws) and returns `[warnings,header,payload]`
-/// as JSON text, the header and payload the token's own JSON
-/// ([`with_token_json`]). `now` (Unix seconds) only words the time warnings.
+/// as JSON text, the header and payload the token's own JSON, which the
+/// core just parsed strictly ([`with_json_text`]). `now` (Unix seconds)
+/// only words the time warnings.
 #[wasm_bindgen]
 pub fn decode(token: &str, now: f64) -> Result<String, JsValue> {
-    let warnings = crate::decode::warnings(token, Some(seconds(now))).map_err(|e| thrown(&e))?;
-    with_token_json(&warnings, token)
+    let parts =
+        crate::decode::warnings_and_text(token, Some(seconds(now))).map_err(|e| thrown(&e))?;
+    with_json_text(&parts.warnings, &parts.header, &parts.payload)
 }
 
 /// [`decode`] of the token in `input`'s first `len` bytes.
