@@ -84,7 +84,7 @@ const rs256 = await asymmetric('RS256', 'rsa', { modulusLength: 2048 });
 
 const rows = [
   ['boundary floor: wasm call returning a short string', () => rawOn.signatureChecker],
-  ['decode: raw wasm export (warnings out)', () => rawDecode(token, now)],
+  ['decode: raw wasm export (token as a string)', () => rawDecode(token, now)],
   ['decode: one JSON.parse of its result alone', () => JSON.parse(decodedText)],
   ['decode: public API', () => decode(token)],
   ['verify HS256 cache on: public API (verdict reused in JS)', () => apiOn.verify(token, { path: '/orders' })],
