@@ -1,9 +1,12 @@
 // Before/after in one process: the npm package of another checkout (`--baseline DIR`,
 // its js/ directory with a built pkg/) against this one, beside jose's decodeJwt
-// and fast-jwt, in alternating small batches (15 rounds, median ns per call), so
-// that load from other processes falls on both builds alike:
+// and fast-jwt, in alternating small batches (`--rounds`, default 15; median ns
+// per call), so that load from other processes falls on both builds alike.
+// Each ratio to its anchor is also taken round by round (the anchor's batch
+// sits next to the case's): the median and the 10th to 90th percentile of
+// those are printed as "ratio (low to high)".
 //
-//   taskset -c 1 node bench/node_ab.mjs --baseline ../other-checkout/js
+//   taskset -c 1 node bench/node_ab.mjs --baseline ../other-checkout/js [--rounds 15]
 import { generateKeyPairSync, randomBytes, createSecretKey } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import * as jose from 'jose';
@@ -11,6 +14,7 @@ import { createVerifier as fastVerifier } from 'fast-jwt';
 
 const args = process.argv.slice(2);
 if (!args.includes('--baseline')) throw new Error('usage: node bench/node_ab.mjs --baseline DIR (a js/ directory with pkg/ built)');
+const ROUNDS = args.includes('--rounds') ? Number(args[args.indexOf('--rounds') + 1]) : 15;
 const A = await import(new URL('src/node.js', pathToFileURL(`${args[args.indexOf('--baseline') + 1]}/`)));
 const B = await import(new URL('../js/src/node.js', import.meta.url));
 const now = Math.floor(Date.now() / 1000);
@@ -40,11 +44,21 @@ cases['fast-jwt EdDSA off'] = () => fEd(edt);
 const samples = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 const N = (k) => (k.includes('EdDSA') ? 100 : 2000);
 for (const [k, f] of Object.entries(cases)) for (let i = 0; i < N(k); i++) f();
-for (let r = 0; r < 15; r++) {
+for (let r = 0; r < ROUNDS; r++) {
   const keys = Object.keys(cases); if (r % 2) keys.reverse();
   for (const k of keys) { const f = cases[k]; const n = N(k); const t0 = process.hrtime.bigint(); for (let i = 0; i < n; i++) f(); samples[k].push(Number(process.hrtime.bigint() - t0) / n); }
 }
-const med = (x) => x.sort((p, q) => p - q)[x.length >> 1];
+const sorted = (x) => [...x].sort((p, q) => p - q);
+const med = (x) => sorted(x)[x.length >> 1];
 const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, med(v)]));
 for (const [k, v] of Object.entries(m)) console.log(k.padEnd(22), Math.round(v), 'ns');
-for (const n of ['baseline', 'this']) console.log(n, 'decode vs jose', (m['jose.decodeJwt'] / m[`${n} decode`]).toFixed(2), 'HS256 off vs fast-jwt', (m['fast-jwt HS256 off'] / m[`${n} HS256 off`]).toFixed(2), 'HS on', (m['fast-jwt HS256 on'] / m[`${n} HS256 on`]).toFixed(2), 'EdDSA off', (m['fast-jwt EdDSA off'] / m[`${n} EdDSA off`]).toFixed(2));
+/** The anchor's time over the case's, round by round: median (10th to 90th percentile). */
+function ratio(anchor, name) {
+  const r = sorted(samples[anchor].map((t, i) => t / samples[name][i]));
+  const at = (q) => r[Math.min(r.length - 1, Math.floor(q * r.length))].toFixed(2);
+  return `${at(0.5)} (${at(0.1)} to ${at(0.9)})`;
+}
+for (const n of ['baseline', 'this']) {
+  console.log(n, 'decode vs jose', ratio('jose.decodeJwt', `${n} decode`), '| HS256 off vs fast-jwt', ratio('fast-jwt HS256 off', `${n} HS256 off`),
+    '| HS on', ratio('fast-jwt HS256 on', `${n} HS256 on`), '| EdDSA off', ratio('fast-jwt EdDSA off', `${n} EdDSA off`));
+}

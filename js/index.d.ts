@@ -198,7 +198,9 @@ export class Verifier {
    * verdict is reused for the same token and path until the core's reuse
    * window ends (`exp` plus clock skew, `max_age`, the freshness of fetched
    * keys) or the keys change; the result is then frozen (deeply) and shared
-   * by those calls.
+   * by those calls. At most `cache.max_entries` such verdicts are kept, in
+   * about `cache.max_bytes`; `verify` does not fill the module's cache, which
+   * keeps `authorize`'s verdicts within the same limits.
    */
   verify(token: string, options?: VerifyOptions): Verified;
   /**

@@ -25,40 +25,68 @@ pub fn decode(input: &str) -> Option<Vec<u8>> {
 /// assert!(decode_public("aGl").is_none()); // non-canonical trailing bits
 /// ```
 pub fn decode_public(input: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    decode_public_into(input, &mut out).then_some(out)
+}
+
+/// [`decode_public`], appending the bytes to `out` (one exact reservation,
+/// no intermediate buffer). Returns `false`, with `out` as it was, on any
+/// deviation.
+pub fn decode_public_into(input: &str, out: &mut Vec<u8>) -> bool {
     let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3 + 2);
+    let start = out.len();
+    // One character left over (len % 4 == 1) can never be valid.
+    let decoded = match bytes.len() % 4 {
+        1 => return false,
+        0 => bytes.len() / 4 * 3,
+        r => bytes.len() / 4 * 3 + r - 1,
+    };
+    out.resize(start + decoded, 0);
+    if fill(bytes, &mut out[start..]).is_none() {
+        out.truncate(start);
+        return false;
+    }
+    true
+}
+
+/// Decodes `bytes` into `out`, exactly `out.len()` bytes long (set by
+/// [`decode_public_into`]).
+fn fill(bytes: &[u8], out: &mut [u8]) -> Option<()> {
     let mut quads = bytes.chunks_exact(4);
-    for quad in &mut quads {
+    let mut triples = out.chunks_exact_mut(3);
+    for (quad, triple) in (&mut quads).zip(&mut triples) {
         let n = (sextet(quad[0])? << 18)
             | (sextet(quad[1])? << 12)
             | (sextet(quad[2])? << 6)
             | sextet(quad[3])?;
-        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+        triple[0] = (n >> 16) as u8;
+        triple[1] = (n >> 8) as u8;
+        triple[2] = n as u8;
     }
-    match *quads.remainder() {
-        [] => {}
-        [a, b] => {
+    let tail = triples.into_remainder();
+    match (quads.remainder(), tail) {
+        ([], []) => {}
+        (&[a, b], [x]) => {
             let n = (sextet(a)? << 6) | sextet(b)?;
             // 12 bits for one byte: the 4 left over must be zero (canonical).
             if n & 0xf != 0 {
                 return None;
             }
-            out.push((n >> 4) as u8);
+            *x = (n >> 4) as u8;
         }
-        [a, b, c] => {
+        (&[a, b, c], [x, y]) => {
             let n = (sextet(a)? << 12) | (sextet(b)? << 6) | sextet(c)?;
             if n & 0x3 != 0 {
                 return None;
             }
-            out.extend_from_slice(&[(n >> 10) as u8, (n >> 2) as u8]);
+            *x = (n >> 10) as u8;
+            *y = (n >> 2) as u8;
         }
-        // One character left over can never be valid.
         _ => return None,
     }
-    Some(out)
+    Some(())
 }
 
-/// Not a base64url character, in [`SEXTETS`].
 const INVALID: u8 = 0xff;
 
 /// The value of each base64url character (RFC 4648 §5), [`INVALID`] for every other byte.
@@ -124,6 +152,11 @@ mod tests {
         fn walk(word: &mut alloc::vec::Vec<u8>, chars: &[u8], left: usize, checked: &mut u32) {
             if let Ok(text) = core::str::from_utf8(word) {
                 assert_eq!(decode_public(text), decode(text), "{text:?}");
+                // Appending keeps what was there, and leaves it alone on a refusal.
+                let mut out = alloc::vec![7u8];
+                let ok = decode_public_into(text, &mut out);
+                assert_eq!(ok.then(|| out[1..].to_vec()), decode(text), "{text:?}");
+                assert!(ok || out == [7], "{text:?}");
                 *checked += 1;
             }
             if left == 0 {

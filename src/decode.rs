@@ -53,6 +53,47 @@ pub struct Sizes {
 /// Decodes a compact JWS without verifying it. With `now` (Unix seconds),
 /// the warnings also cover expiry and not-before.
 pub fn decode(token: &str, now: Option<i64>) -> Result<Decoded, Error> {
+    let (jws, payload, warnings) = parts(token, now)?;
+    Ok(Decoded {
+        sizes: Sizes {
+            token: token.len(),
+            header: serde_json::to_string(&jws.header)
+                .map(|s| s.len())
+                .unwrap_or_default(),
+            payload: jws.payload.len(),
+            signature: jws.signature.len(),
+        },
+        header: jws.header,
+        payload,
+        warnings,
+    })
+}
+
+/// What [`decode`] says of a token, with the header and payload as the
+/// JSON text it parsed strictly (the token's decoded bytes) instead of
+/// parsed values: the same refusals (the same error) and the same warnings,
+/// for callers that parse that text themselves (the npm package's `decode`).
+pub fn warnings_and_text(token: &str, now: Option<i64>) -> Result<TextParts, Error> {
+    parts(token, now).map(|(jws, _, warnings)| TextParts {
+        warnings,
+        header: jws.header_json,
+        payload: jws.payload,
+    })
+}
+
+/// [`warnings_and_text`]'s answer.
+#[derive(Debug, Clone)]
+pub struct TextParts {
+    /// [`Decoded::warnings`].
+    pub warnings: Vec<String>,
+    /// The header's JSON text, as decoded from the token.
+    pub header: Vec<u8>,
+    /// The payload, as decoded from the token (JSON text: [`decode`] parsed it).
+    pub payload: Vec<u8>,
+}
+
+/// The token decoded and its warnings: [`decode`]'s work.
+fn parts(token: &str, now: Option<i64>) -> Result<(UntrustedJws<'_>, Value, Vec<String>), Error> {
     let limits = Limits::default();
     let jws = UntrustedJws::parse(token, &limits)?;
     // Keep the parser's code: `too_large` for deep nesting, as `verify` says.
@@ -69,19 +110,7 @@ pub fn decode(token: &str, now: Option<i64>) -> Result<Decoded, Error> {
             "the payload is not a JSON object, so it holds no JWT claims",
         ));
     }
-    Ok(Decoded {
-        sizes: Sizes {
-            token: token.len(),
-            header: serde_json::to_string(&jws.header)
-                .map(|s| s.len())
-                .unwrap_or_default(),
-            payload: jws.payload.len(),
-            signature: jws.signature.len(),
-        },
-        header: jws.header,
-        payload,
-        warnings,
-    })
+    Ok((jws, payload, warnings))
 }
 
 fn header_warnings(header: &Map<String, Value>, warnings: &mut Vec<String>) {
@@ -201,6 +230,22 @@ mod tests {
         let all = d.warnings.join("\n");
         assert!(all.contains("verifiers will refuse this token"), "{all}");
         assert!(all.contains("exp must be a NumericDate"), "{all}");
+    }
+
+    #[test]
+    fn text_parts_are_the_tokens_bytes_with_decodes_warnings_and_refusals() {
+        let header = br#" {"alg":"HS256", "kid":"k"} "#;
+        let payload = br#"{"iss":"i", "exp":100}"#;
+        let t = format!("{}.{}.AAAA", encode(header), encode(payload));
+        let parts = warnings_and_text(&t, Some(200)).unwrap();
+        assert_eq!(parts.header, header);
+        assert_eq!(parts.payload, payload);
+        assert_eq!(parts.warnings, decode(&t, Some(200)).unwrap().warnings);
+        let dup = token(r#"{"alg":"HS256"}"#, r#"{"a":1,"a":2}"#);
+        assert_eq!(
+            warnings_and_text(&dup, None).unwrap_err(),
+            decode(&dup, None).unwrap_err()
+        );
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //!
 //! Every result crosses the boundary as one JSON string that the package's
 //! JavaScript parses with `JSON.parse` (measured faster than building JS objects
-//! from Rust field by field; numbers in `js/README.md`), except what the token
-//! itself holds: `verify` and `decode` return only the provider name or the
-//! warnings, and the package decodes the header and claims from the token,
-//! which the core has just parsed strictly (no JSON round trip). A failure is thrown as
+//! from Rust field by field; numbers in `js/README.md`). What the token itself
+//! holds makes no JSON round trip: `verify` and `decode` splice the token's own
+//! header and payload JSON text, which the core has just parsed strictly, into
+//! their result ([`with_token_json`]), so the package makes one `JSON.parse`
+//! per call and re-serializes nothing. A failure is thrown as
 //! a JSON string `{"code","message"}`, which the package turns into a `JwtError`.
 //! Times are Unix seconds passed as `f64`, since a JS number is one.
 //!
@@ -55,7 +56,7 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn verify(
         this: &HostCrypto,
-        alg: &str,
+        alg: &JsValue,
         handle: u32,
         signing_input: &[u8],
         signature: &[u8],
@@ -67,6 +68,23 @@ extern "C" {
 struct JsHost {
     host: HostCrypto,
     name: &'static str,
+    /// Every [`Alg::name`] as a JS string, in [`Alg::ALL`] order, made once:
+    /// `verify` passes a reference instead of a new string per signature.
+    alg_names: Vec<JsValue>,
+}
+
+impl JsHost {
+    fn new(host: HostCrypto, name: &'static str) -> Self {
+        let alg_names = Alg::ALL
+            .iter()
+            .map(|alg| JsValue::from_str(alg.name()))
+            .collect();
+        JsHost {
+            host,
+            name,
+            alg_names,
+        }
+    }
 }
 
 impl SignatureVerifier for JsHost {
@@ -84,8 +102,9 @@ impl SignatureVerifier for JsHost {
         signing_input: &[u8],
         signature: &[u8],
     ) -> Option<bool> {
+        let index = Alg::ALL.iter().position(|a| *a == alg)?;
         self.host
-            .verify(alg.name(), handle, signing_input, signature)
+            .verify(&self.alg_names[index], handle, signing_input, signature)
     }
 
     fn name(&self) -> &'static str {
@@ -96,6 +115,59 @@ impl SignatureVerifier for JsHost {
 /// Serializes a value the core produced; serializing plain data cannot fail.
 fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
+}
+
+/// The JSON text `[lead,header,payload]`: `lead` serialized, then the
+/// token's own header and payload JSON, decoded from its segments. Only for
+/// a token the core has just decoded or accepted: it parsed exactly these
+/// bytes strictly (UTF-8, no duplicate member names, bounded depth, nothing
+/// after the value), so one `JSON.parse` of the result gives the values the
+/// core checked.
+fn with_token_json<T: Serialize>(lead: &T, token: &str) -> Result<String, JsValue> {
+    let mut out = Vec::with_capacity(token.len() + 64);
+    out.push(b'[');
+    out.extend(serde_json::to_vec(lead).unwrap_or_default());
+    for segment in token.split('.').take(2) {
+        out.push(b',');
+        if !base64url::decode_public_into(segment, &mut out) {
+            return Err(thrown(&Error::new(
+                ErrorCode::Malformed,
+                "the token's segments do not decode",
+            )));
+        }
+    }
+    out.push(b']');
+    json_text(out)
+}
+
+/// The JSON text `[lead,header,payload]` from `lead` and the header and
+/// payload JSON text the core parsed strictly, as [`with_token_json`] for
+/// a caller that already holds them.
+fn with_json_text<T: Serialize>(
+    lead: &T,
+    header: &[u8],
+    payload: &[u8],
+) -> Result<String, JsValue> {
+    let lead = serde_json::to_vec(lead).unwrap_or_default();
+    let mut out = Vec::with_capacity(lead.len() + header.len() + payload.len() + 4);
+    out.push(b'[');
+    out.extend_from_slice(&lead);
+    for part in [header, payload] {
+        out.push(b',');
+        out.extend_from_slice(part);
+    }
+    out.push(b']');
+    json_text(out)
+}
+
+/// Bytes the core produced or parsed as UTF-8 JSON, as a string.
+fn json_text(out: Vec<u8>) -> Result<String, JsValue> {
+    String::from_utf8(out).map_err(|_| {
+        thrown(&Error::new(
+            ErrorCode::Malformed,
+            "the token's header or payload is not UTF-8",
+        ))
+    })
 }
 
 /// An [`Error`] as the value thrown to JavaScript.
@@ -122,6 +194,58 @@ fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
     headers
 }
 
+/// A buffer in the module's memory that the package writes a token's UTF-8
+/// into (`TextEncoder.encodeInto`, the bytes wasm-bindgen would pass for the
+/// string), so a token crosses the boundary as one native copy, with no
+/// allocation per call; [`decode_input`] and [`JsVerifier::verify_input`]
+/// read it.
+#[wasm_bindgen]
+pub struct TokenInput {
+    bytes: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl TokenInput {
+    /// An empty buffer.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> TokenInput {
+        TokenInput { bytes: Vec::new() }
+    }
+
+    /// Makes the buffer `capacity` bytes long (zeroed) and returns where it
+    /// starts in the module's memory.
+    pub fn reserve(&mut self, capacity: usize) -> usize {
+        self.bytes = alloc::vec![0; capacity];
+        self.bytes.as_ptr() as usize
+    }
+
+    /// The token in the buffer's first `len` bytes.
+    fn token(&self, len: usize) -> Result<&str, JsValue> {
+        self.bytes
+            .get(..len)
+            .and_then(|bytes| core::str::from_utf8(bytes).ok())
+            .ok_or_else(|| {
+                thrown(&Error::new(
+                    ErrorCode::Malformed,
+                    "the token is not UTF-8 text",
+                ))
+            })
+    }
+}
+
+impl Default for TokenInput {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The module's `WebAssembly.Memory`, for the package to write into a
+/// [`TokenInput`].
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
 /// Every stable error code, as a JSON array of strings in documentation order.
 #[wasm_bindgen(js_name = errorCodes)]
 pub fn error_codes() -> String {
@@ -130,15 +254,21 @@ pub fn error_codes() -> String {
 }
 
 /// Decodes a token without verifying it ([`crate::decode::decode`]: strict
-/// base64url and JSON, or throws) and returns its warnings as a JSON array.
-/// The header and payload are the token's own JSON, which the core just
-/// parsed strictly: the package decodes them from the token (native base64
-/// and `JSON.parse`) rather than through a JSON round trip. `now` (Unix
-/// seconds) only words the time warnings.
+/// base64url and JSON, or throws) and returns `[warnings,header,payload]`
+/// as JSON text, the header and payload the token's own JSON, which the
+/// core just parsed strictly ([`with_json_text`]). `now` (Unix seconds)
+/// only words the time warnings.
 #[wasm_bindgen]
 pub fn decode(token: &str, now: f64) -> Result<String, JsValue> {
-    let decoded = decode_token(token, Some(seconds(now))).map_err(|e| thrown(&e))?;
-    Ok(to_json(&decoded.warnings))
+    let parts =
+        crate::decode::warnings_and_text(token, Some(seconds(now))).map_err(|e| thrown(&e))?;
+    with_json_text(&parts.warnings, &parts.header, &parts.payload)
+}
+
+/// [`decode`] of the token in `input`'s first `len` bytes.
+#[wasm_bindgen(js_name = decodeInput)]
+pub fn decode_input(input: &TokenInput, len: usize, now: f64) -> Result<String, JsValue> {
+    decode(input.token(len)?, now)
 }
 
 /// Internal, for the npm CLI (`js/bin/jwtgate.mjs`; not in the package's
@@ -279,6 +409,9 @@ pub struct JsVerifier {
     last_reuse_until: Option<f64>,
     /// Each provider's last key event, for [`JsVerifier::fetch_lease_after`].
     last_key_events: Vec<(String, crate::keys::Event)>,
+    /// The last path `verify` was given and its rule ([`Verifier::path_rule`]):
+    /// calls for the same path skip canonicalizing and matching it again.
+    last_path: Option<(Option<String>, Option<usize>)>,
 }
 
 #[wasm_bindgen]
@@ -291,10 +424,7 @@ impl JsVerifier {
         let mut verifier = Verifier::from_json(policy_json).map_err(|e| thrown(&e))?;
         if let Some(host) = host {
             verifier
-                .offer_host_crypto(Box::new(JsHost {
-                    host,
-                    name: "node:crypto",
-                }))
+                .offer_host_crypto(Box::new(JsHost::new(host, "node:crypto")))
                 .map_err(|e| thrown(&e))?;
         }
         let config = &verifier.policy().cache;
@@ -307,6 +437,7 @@ impl JsVerifier {
             generation: 0,
             last_reuse_until: None,
             last_key_events: Vec::new(),
+            last_path: None,
         })
     }
 
@@ -320,10 +451,7 @@ impl JsVerifier {
     pub fn offer_async_host(&mut self, host: HostCrypto) -> Result<String, JsValue> {
         let checker = self
             .verifier
-            .offer_host_crypto(Box::new(JsHost {
-                host,
-                name: "WebCrypto",
-            }))
+            .offer_host_crypto(Box::new(JsHost::new(host, "WebCrypto")))
             .map_err(|e| thrown(&e))?;
         Ok(checker.into())
     }
@@ -395,6 +523,14 @@ impl JsVerifier {
             .then(|| alloc::vec![config.max_entries as f64, config.max_bytes as f64])
     }
 
+    /// How many verdicts the module's cache holds (only
+    /// [`JsVerifier::authorize`] fills it); 0 when the policy's cache is off.
+    /// For tests and diagnostics.
+    #[wasm_bindgen(getter, js_name = cacheLength)]
+    pub fn cache_length(&self) -> usize {
+        self.cache.as_ref().map_or(0, VerifiedCache::len)
+    }
+
     /// Changes whenever a provider's keys may have changed: a verdict reused
     /// in JavaScript ([`JsVerifier::reuse_until`]) only holds in the
     /// generation it was reached in.
@@ -405,6 +541,7 @@ impl JsVerifier {
 
     /// With the policy's cache on, until when (Unix seconds, exclusive) the
     /// verdict of the last successful [`JsVerifier::verify`] may be reused
+    /// (the window the module's cache would keep it for)
     /// for the same token and path, in the same [`JsVerifier::generation`]
     /// and from the `now` it was reached at; `undefined` when it may not be.
     #[wasm_bindgen(getter, js_name = reuseUntil)]
@@ -434,34 +571,70 @@ impl JsVerifier {
         (until > now as f64).then_some(until)
     }
 
-    /// Verifies a token (through the policy's cache, if enabled) and returns
-    /// the name of the provider that accepted it, or throws the error. The
-    /// verified header and claims are the token's own JSON, which the core
-    /// parsed strictly before accepting it: the package decodes them from
-    /// the token (native base64 and one `JSON.parse`), so they do not make a
-    /// JSON round trip through the module.
+    /// Verifies a token and returns `[provider,header,claims]` as JSON text:
+    /// the name of the provider that accepted it, then the token's own header
+    /// and claims JSON ([`with_token_json`]); or throws the error. This never
+    /// reads or fills the module's cache: with the policy's cache on, the
+    /// package keeps `verify`'s verdicts itself ([`JsVerifier::reuse_until`])
+    /// within the policy's `cache` limits, so they are not held twice; the
+    /// module's cache serves [`JsVerifier::authorize`].
     pub fn verify(
         &mut self,
         token: &str,
         now: f64,
         path: Option<String>,
     ) -> Result<String, JsValue> {
-        let options = VerifyOptions {
-            now: seconds(now),
-            path: path.as_deref(),
-        };
-        self.last_reuse_until = None;
-        let verified = self
-            .verifier
-            .verify_with_cache(token, &options, self.cache.as_mut())
-            .map_err(|e| thrown(&e))?;
-        self.last_reuse_until = match self.cache {
-            Some(_) => self.reuse_window(&verified, options.now),
-            None => None,
-        };
-        Ok(verified.provider)
+        self.verify_token(token, now, path)
     }
 
+    /// [`JsVerifier::verify`] of the token in `input`'s first `len` bytes.
+    #[wasm_bindgen(js_name = verifyInput)]
+    pub fn verify_input(
+        &mut self,
+        input: &TokenInput,
+        len: usize,
+        now: f64,
+        path: Option<String>,
+    ) -> Result<String, JsValue> {
+        self.verify_token(input.token(len)?, now, path)
+    }
+}
+
+impl JsVerifier {
+    /// [`JsVerifier::verify`]'s work.
+    fn verify_token(
+        &mut self,
+        token: &str,
+        now: f64,
+        path: Option<String>,
+    ) -> Result<String, JsValue> {
+        self.last_reuse_until = None;
+        let rule = match &self.last_path {
+            Some((last, rule)) if *last == path => *rule,
+            _ => {
+                let rule = self
+                    .verifier
+                    .path_rule(path.as_deref())
+                    .map_err(|e| thrown(&e))?;
+                self.last_path = Some((path, rule));
+                rule
+            }
+        };
+        let now = seconds(now);
+        let verified = self
+            .verifier
+            .verify_for_rule(token, rule, now)
+            .map_err(|e| thrown(&e))?;
+        self.last_reuse_until = match self.cache {
+            Some(_) => self.reuse_window(&verified, now),
+            None => None,
+        };
+        with_token_json(&verified.provider, token)
+    }
+}
+
+#[wasm_bindgen]
+impl JsVerifier {
     /// The index in the policy's `rules` of the rule a request gets
     /// ([`Verifier::rule_for`]): `target` as it arrived (matched on its
     /// canonical path), `undefined` when no rule matches; throws

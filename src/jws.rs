@@ -50,6 +50,8 @@ pub const IGNORED_KEY_HEADERS: [&str; 4] = ["jku", "x5u", "jwk", "x5c"];
 pub struct UntrustedJws<'a> {
     /// The protected header, as JSON.
     pub header: Map<String, Value>,
+    /// The decoded header bytes: the JSON text `header` was parsed from.
+    pub header_json: Vec<u8>,
     /// The decoded payload bytes (not yet parsed: claims are only read after
     /// the signature verifies).
     pub payload: Vec<u8>,
@@ -114,6 +116,7 @@ impl<'a> UntrustedJws<'a> {
         let header = json::parse_object(&header_bytes, limits.max_json_depth, "header")?;
         Ok(UntrustedJws {
             header,
+            header_json: header_bytes,
             payload,
             signature,
             payload_segment: p,

@@ -470,11 +470,30 @@ impl Verifier {
 
     /// The providers and extra claim rules for a path (matched as a GET).
     pub(crate) fn target(&self, path: Option<&str>) -> Result<Target<'_>, Error> {
-        let rule = match path {
-            Some(path) => self.rule_index_for("GET", path)?,
-            None => None,
-        };
-        Ok(self.target_of(rule))
+        Ok(self.target_of(self.path_rule(path)?))
+    }
+
+    /// The index in the policy's `rules` of the rule [`Verifier::verify`]
+    /// applies for `options.path` (matched as a GET; `None` without a path or
+    /// without a matching rule), or its `invalid_path` error. Rules never
+    /// change after loading, so a caller verifying many tokens for one path
+    /// may find it once and use [`Verifier::verify_for_rule`].
+    pub fn path_rule(&self, path: Option<&str>) -> Result<Option<usize>, Error> {
+        match path {
+            Some(path) => self.rule_index_for("GET", path),
+            None => Ok(None),
+        }
+    }
+
+    /// [`Verifier::verify`] for the rule [`Verifier::path_rule`] gave for
+    /// the path (the same checks and verdict), at `now` (Unix seconds).
+    pub fn verify_for_rule(
+        &self,
+        token: &str,
+        rule: Option<usize>,
+        now: i64,
+    ) -> Result<Verified, Error> {
+        self.run(token, &self.target_of(rule), now, None, &mut Trace::off())
     }
 
     /// The providers and extra claim rules of a rule (by index): the rule's
@@ -556,7 +575,14 @@ impl Verifier {
                 });
             }
             match self.authenticate_with(&jws, provider, now, host, trace) {
-                Ok((verified, valid_until)) => return Ok((verified, index, valid_until)),
+                Ok((claims, valid_until)) => {
+                    let verified = Verified {
+                        provider: provider.name.clone(),
+                        header: jws.header,
+                        claims,
+                    };
+                    return Ok((verified, index, valid_until));
+                }
                 Err((stage, e)) => {
                     if best.as_ref().is_none_or(|(s, _)| stage > *s) {
                         best = Some((stage, e));
@@ -569,7 +595,8 @@ impl Verifier {
             .unwrap_or_else(|| err!(InvalidConfig, "no provider applies to this request")))
     }
 
-    /// One provider's checks. Errors carry how far they got (0 = the alg is
+    /// One provider's checks; on success, the claims and until when the
+    /// verdict holds. Errors carry how far they got (0 = the alg is
     /// not allowed, 1 = no key with that kid, 2 = no key for that alg or a
     /// header rule, 3 = signature, 4 = claims) to pick the most telling one.
     fn authenticate_with(
@@ -579,7 +606,7 @@ impl Verifier {
         now: i64,
         host: Option<&dyn SignatureVerifier>,
         trace: &mut Trace,
-    ) -> Result<(Verified, f64), (u8, Error)> {
+    ) -> Result<(Claims, f64), (u8, Error)> {
         let (keys, fetched_missing) = provider
             .keys
             .usable(&provider.name, now)
@@ -617,14 +644,7 @@ impl Verifier {
         claims::check_identity(&claims, p, trace).map_err(at_claims)?;
         self.check_revoked(&claims, trace).map_err(at_claims)?;
         claims::check_rules(&claims, &p.claim_rules, trace).map_err(at_claims)?;
-        Ok((
-            Verified {
-                provider: provider.name.clone(),
-                header: jws.header.clone(),
-                claims,
-            },
-            valid_until,
-        ))
+        Ok((claims, valid_until))
     }
 
     /// The deny list: `jti` and `sub` compared by

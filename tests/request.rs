@@ -431,3 +431,39 @@ proptest! {
         }
     }
 }
+
+/// `verify_for_rule` with the rule `path_rule` found is `verify` with the
+/// path: the same verdict, claims and error code, for every spelling.
+#[test]
+fn verify_for_a_rule_found_once_is_verify_with_the_path() {
+    use jwtgate::verify::VerifyOptions;
+    let v = Verifier::from_json(&fixture("policy.json")).unwrap();
+    let (user, now) = user();
+    let (admin, _) = admin();
+    let (other, _) = other_issuer();
+    let paths = [
+        None,
+        Some("/"),
+        Some("/orders/1"),
+        Some("/admin"),
+        Some("/admin/users"),
+        Some("/%61dmin/x"),
+        Some("//admin/../admin"),
+        Some("/admin."),
+        Some("/a%zz"),
+        Some("http://example.com/admin?x=1"),
+    ];
+    for path in paths {
+        for token in [&user, &admin, &other, &String::from("not.a.token")] {
+            let direct = v.verify(token, &VerifyOptions { now, path });
+            let by_rule = v
+                .path_rule(path)
+                .and_then(|rule| v.verify_for_rule(token, rule, now));
+            match (direct, by_rule) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{path:?}"),
+                (Err(a), Err(b)) => assert_eq!(a.code(), b.code(), "{path:?}"),
+                (a, b) => panic!("{path:?}: {a:?} against {b:?}"),
+            }
+        }
+    }
+}

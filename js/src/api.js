@@ -1,6 +1,15 @@
 // The public API over the wasm module, shared by the Node and browser entry points.
 // Argument conversion only: every verdict, claim check and HTTP answer is the core's.
-import { JsVerifier, decode as wasmDecode, errorCodes, hostProbes, verifyJws as wasmVerifyJws } from '../pkg/jwtgate.js';
+import {
+  JsVerifier,
+  TokenInput,
+  decode as wasmDecode,
+  decodeInput,
+  errorCodes,
+  hostProbes,
+  verifyJws as wasmVerifyJws,
+  wasmMemory,
+} from '../pkg/jwtgate.js';
 import { JwtError, call } from './errors.js';
 import { webCryptoHost } from './webcrypto.js';
 import { KeyRefresher } from './keys.js';
@@ -37,6 +46,43 @@ function text(value, what) {
   return value;
 }
 
+const utf8 = new TextEncoder();
+
+/**
+ * The module's token buffer (src/js.rs, TokenInput): a token's UTF-8 goes
+ * into the module's memory with one `encodeInto` (the bytes wasm-bindgen
+ * would pass for the string), with no allocation per call. A token whose
+ * UTF-8 does not fit in INPUT_BYTES is passed as a string instead.
+ */
+const INPUT_BYTES = 65536;
+const tokenInput = { buffer: undefined, memory: undefined, view: new Uint8Array(0), at: 0, busy: false };
+
+/**
+ * Runs `withInput(buffer, len)` on `token` written into the token buffer, or
+ * `withString()` when it does not fit or the buffer is in use (a call made
+ * from inside another).
+ */
+function withToken(token, withInput, withString) {
+  const input = tokenInput;
+  if (input.busy || token.length > INPUT_BYTES) return withString();
+  if (input.buffer === undefined) {
+    input.buffer = new TokenInput();
+    input.memory = wasmMemory();
+    input.at = input.buffer.reserve(INPUT_BYTES);
+  }
+  if (input.view.byteLength === 0) {
+    input.view = new Uint8Array(input.memory.buffer, input.at, INPUT_BYTES); // first use, or the memory grew
+  }
+  const { read, written } = utf8.encodeInto(token, input.view);
+  if (read !== token.length) return withString();
+  input.busy = true;
+  try {
+    return withInput(input.buffer, written);
+  } finally {
+    input.busy = false;
+  }
+}
+
 /** Every stable error code of the core, in documentation order. */
 export function errorCodeList() {
   assertReady();
@@ -50,8 +96,13 @@ export function errorCodeList() {
 export function decode(token, options = {}) {
   assertReady();
   text(token, 'token');
-  const warnings = JSON.parse(call(() => wasmDecode(token, seconds(options.now))));
-  const { header, claims: payload } = tokenParts(token);
+  // The core's warnings, then the token's own header and payload JSON, which
+  // the core just parsed strictly (src/js.rs, with_token_json): one JSON.parse.
+  const now = seconds(options.now);
+  const result = call(() =>
+    withToken(token, (input, len) => decodeInput(input, len, now), () => wasmDecode(token, now)),
+  );
+  const [warnings, header, payload] = JSON.parse(result);
   return { header, payload, warnings };
 }
 
@@ -82,8 +133,6 @@ export function verifyJws(token, jwkOrJwks) {
   return { header, payload: bytes(payload) };
 }
 
-const utf8 = new TextEncoder();
-
 /**
  * `keysByCaller(verifier)`: hands the verifier's key fetching to the caller
  * (createGuard, per request: js/src/edge-keys.js). From then on the verifier
@@ -92,25 +141,6 @@ const utf8 = new TextEncoder();
  * the entry points.
  */
 export let keysByCaller;
-
-const utf8Decoder = new TextDecoder();
-
-/** One base64url segment of a token as JSON (Node's native base64 where there is Buffer). */
-const segmentJson = globalThis.Buffer
-  ? (segment) => JSON.parse(globalThis.Buffer.from(segment, 'base64url').toString('utf8'))
-  : (segment) => JSON.parse(utf8Decoder.decode(bytes(segment)));
-
-/**
- * The header and claims of a token the core decoded or accepted: the token's
- * own JSON, which the core parsed strictly (canonical base64url, UTF-8, no
- * duplicate members, bounded depth) first, so decoding it again here gives
- * the values the core checked.
- */
-function tokenParts(token) {
-  const first = token.indexOf('.');
-  const second = token.indexOf('.', first + 1);
-  return { header: segmentJson(token.slice(0, first)), claims: segmentJson(token.slice(first + 1, second)) };
-}
 
 /** Freezes a parsed JSON value and everything in it (a reused verdict is shared between calls). */
 function deepFreeze(value) {
@@ -147,6 +177,9 @@ export class Verifier {
    * reused only for the same path, while since <= now < until (the core's
    * reuse window: exp plus skew, max_age, the freshness of fetched keys) and
    * while the core's key generation is unchanged; otherwise the core decides.
+   * This is verify's cache, within the policy's cache.max_entries and
+   * cache.max_bytes (counted as the core counts): the module's verify never
+   * fills its own cache, which only authorize uses (src/js.rs).
    */
   #reuse;
   #reuseBytes = 0;
@@ -265,8 +298,13 @@ export class Verifier {
 
   /** The core's verification; with the cache on, its verdict is kept for reuse. */
   #verifyInCore(token, path, now) {
-    const provider = call(() => this.#inner.verify(token, now, path));
-    const { header, claims } = tokenParts(token);
+    // The provider, then the token's own header and claims JSON, which the
+    // core parsed strictly before accepting it (src/js.rs, with_token_json).
+    const inner = this.#inner;
+    const text = call(() =>
+      withToken(token, (input, len) => inner.verifyInput(input, len, now, path), () => inner.verify(token, now, path)),
+    );
+    const [provider, header, claims] = JSON.parse(text);
     const result = { provider, header, claims };
     if (this.#reuse === undefined) return result;
     deepFreeze(result);

@@ -118,3 +118,37 @@ test('remote keys: a verdict is not reused after the keys changed (rotation)', a
   assert.notEqual(code(() => verifier.verify(later, { now: clock })), 'ok');
   assert.notEqual(code(() => verifier.verify(token, { now: NOW + 10 })), 'ok', 'the earlier verdict is not reused');
 });
+
+test('verify keeps its verdicts in JavaScript only: the module\'s cache is left to authorize', async () => {
+  const { JsVerifier } = await import('../pkg/jwtgate.js');
+  const key = await keyFor('HS256');
+  const inner = new JsVerifier(JSON.stringify(policyFor([key], {}, { ...CACHE, rules: [{ prefix: '/', requires: 'main' }] })));
+  const token = await sign(key);
+  for (let i = 0; i < 3; i++) assert.equal(JSON.parse(inner.verify(token, NOW, '/orders'))[0], 'main');
+  assert.ok(inner.reuseUntil > NOW, 'the package may reuse the verdict');
+  assert.equal(inner.cacheLength, 0, 'verify filled no cache in the module');
+  const decision = JSON.parse(inner.authorize('GET', '/orders', ['authorization', `Bearer ${token}`], false, NOW));
+  assert.equal(decision.allow, true);
+  assert.equal(inner.cacheLength, 1, 'authorize fills the module\'s cache');
+});
+
+test('verify\'s reused verdicts stay within cache.max_entries and cache.max_bytes', async () => {
+  const key = await keyFor('HS256');
+  const tokens = await Promise.all([1, 2, 3].map((n) => sign(key, claims({ jti: `t${n}` }))));
+  // A reused verdict is the same frozen object; a verdict decided again is a new one.
+  const kept = (verifier, token, first) => verifier.verify(token, { now: NOW }) === first;
+  const byCount = createVerifier(policyFor([key], {}, { cache: { enabled: true, max_entries: 2 } }));
+  const first = byCount.verify(tokens[0], { now: NOW });
+  assert.ok(kept(byCount, tokens[0], first));
+  byCount.verify(tokens[1], { now: NOW });
+  assert.ok(kept(byCount, tokens[0], first), 'two entries fit');
+  byCount.verify(tokens[2], { now: NOW });
+  assert.ok(!kept(byCount, tokens[0], first), 'the oldest is evicted for a third');
+  // Room for one token's entry (the token twice, plus 128), not two.
+  const one = 2 * tokens[0].length + 128;
+  const byBytes = createVerifier(policyFor([key], {}, { cache: { enabled: true, max_bytes: one + 10 } }));
+  const again = byBytes.verify(tokens[0], { now: NOW });
+  assert.ok(kept(byBytes, tokens[0], again));
+  byBytes.verify(tokens[1], { now: NOW });
+  assert.ok(!kept(byBytes, tokens[0], again), 'the second entry evicts the first');
+});
