@@ -10,6 +10,12 @@
 //! Keys are checked once, when they are built ([`VerifyingKey`]): RSA moduli of at
 //! least 2048 bits, EC points on their curve, no small-order Ed25519 keys.
 //!
+//! The pure-Rust RSA and ECDSA verifiers are the cargo feature `rust-rsa-ecdsa`
+//! (default on; the small Envoy filter is built without it). Without it the
+//! keys are checked the same way (RSA on the bytes, EC points with the curves'
+//! field arithmetic), `RS*`/`ES*` signatures need the host's crypto
+//! ([`crate::host`]), and [`verify_signature`] refuses them as `bad_signature`.
+//!
 //! ECDSA signatures are raw `r || s` (IEEE P1363), as JWS requires; DER is refused
 //! by its length. Both low and high `s` are accepted (JWS does not require low-S);
 //! `r` or `s` equal to zero or not below the group order are refused
