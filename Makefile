@@ -3,8 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 WASM_TARGET := wasm32-unknown-unknown
 FILTER_WASM := target/$(WASM_TARGET)/release/jwtgate_filter.wasm
+FILTER_FULL_WASM := target/$(WASM_TARGET)/release/jwtgate_filter_full.wasm
 
-.PHONY: help setup test demo worker-demo filter oci js check fuzz bench clean
+.PHONY: help setup test demo worker-demo filter filter-full oci js check fuzz bench clean
 
 help:
 	@echo "make demo   build the filter, run a real Envoy with it, send tokens, print what happened"
@@ -12,8 +13,10 @@ help:
 	@echo "make worker-demo   the same requests through the edge worker in a real workerd"
 	@echo "make sidecar       build the native sidecar and CLI (target/release/jwtgate)"
 	@echo "make sidecar-demo  jwtgate serve behind a real nginx: send tokens, print what happened"
-	@echo "make filter build the proxy-wasm filter ($(FILTER_WASM))"
+	@echo "make filter build the proxy-wasm filter ($(FILTER_WASM)): RS*/ES* by Envoy's crypto"
+	@echo "make filter-full  the filter with the pure-Rust RSA/ECDSA fallback and PS* ($(FILTER_FULL_WASM))"
 	@echo "make oci    the filter as an OCI image (layout + tar in target/oci); prints the digest to pin"
+	@echo "make oci-full  the full filter's image (target/oci-full)"
 	@echo "make js     build the npm package into js/pkg"
 	@echo "make fuzz   run every fuzz target for a bounded time (FUZZ_SECONDS, default 60)"
 	@echo "make bench  run the benchmarks (BENCH_QUICK=1 for a short run)"
@@ -23,16 +26,31 @@ setup:
 	@scripts/setup.sh
 
 # The filter: the core plus src/envoy, linked as a cdylib for proxy-wasm.
+# The small one leaves out the pure-Rust RSA/ECDSA verifiers (RS*/ES* by
+# Envoy's verify_signature, no PS*); the full one keeps them (envoy/README.md,
+# "Which filter"). Each has its own profile folder, so neither rebuilds the other.
 filter:
-	cargo rustc --quiet --lib --release --target $(WASM_TARGET) --features envoy --crate-type cdylib
-	@cp target/$(WASM_TARGET)/release/jwtgate.wasm $(FILTER_WASM)
+	cargo rustc --quiet --lib --profile filter --target $(WASM_TARGET) --no-default-features --features envoy --crate-type cdylib
+	@mkdir -p $(dir $(FILTER_WASM))
+	@cp target/$(WASM_TARGET)/filter/jwtgate.wasm $(FILTER_WASM)
 	@echo "filter: $(FILTER_WASM) ($$(stat -c %s $(FILTER_WASM)) bytes)"
+
+filter-full:
+	cargo rustc --quiet --lib --profile filter-full --target $(WASM_TARGET) --features envoy --crate-type cdylib
+	@mkdir -p $(dir $(FILTER_FULL_WASM))
+	@cp target/$(WASM_TARGET)/filter-full/jwtgate.wasm $(FILTER_FULL_WASM)
+	@echo "filter-full: $(FILTER_FULL_WASM) ($$(stat -c %s $(FILTER_FULL_WASM)) bytes)"
 
 # The filter as an OCI image for Istio's WasmPlugin (`url: oci://...@sha256:`),
 # written by a stdlib Python script: no Docker needed. See envoy/README.md.
 OCI_TAG := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 oci: filter
 	@python3 scripts/oci.py --wasm $(FILTER_WASM) --out target/oci --tag $(OCI_TAG)
+
+# The full filter's image (envoy/README.md, "Which filter"), in target/oci-full.
+.PHONY: oci-full
+oci-full: filter-full
+	@python3 scripts/oci.py --wasm $(FILTER_FULL_WASM) --out target/oci-full --tag $(OCI_TAG)-full
 
 js: setup
 	@js/build.sh

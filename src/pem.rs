@@ -207,7 +207,7 @@ pub fn key_from_certificate_der(der: &[u8]) -> Result<VerifyingKey, Error> {
 
 /// A PKCS#1 `RSAPublicKey` (RFC 8017 A.1.1), checked like a JWK's `n` and `e`.
 fn rsa_key(der: &[u8]) -> Result<VerifyingKey, Error> {
-    let key = rsa::pkcs1::RsaPublicKey::from_der(der)
+    let key = pkcs1::RsaPublicKey::from_der(der)
         .map_err(|e| err!(InvalidKey, "the RSA public key is not valid DER: {e}"))?;
     VerifyingKey::rsa(key.modulus.as_bytes(), key.public_exponent.as_bytes())
 }

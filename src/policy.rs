@@ -431,6 +431,14 @@ impl Policy {
         if self.providers.is_empty() {
             return Err(config_error("providers: at least one provider is required"));
         }
+        if !crate::alg::PURE_RUST_RSA_ECDSA
+            && self.signature_verifier == crate::host::VerifierChoice::Rust
+        {
+            return Err(config_error(format!(
+                "signature_verifier: \"rust\" needs the pure-Rust RSA/ECDSA verifiers, which this build does not have; {}",
+                crate::alg::FULL_BUILD
+            )));
+        }
         for (name, p) in &self.providers {
             let at = |field: &str| format!("providers.{name}.{field}");
             if p.issuer.is_empty() || p.issuer.iter().any(|i| i.is_empty()) {
@@ -453,11 +461,18 @@ impl Policy {
                 check_header_name(h, &at("forward_payload_header"))?;
             }
             for (i, a) in p.algorithms.iter().enumerate() {
-                if crate::alg::Alg::from_name(a).is_none() {
+                let Some(alg) = crate::alg::Alg::from_name(a) else {
                     return Err(config_error(format!(
                         "{}[{i}]: unsupported algorithm \"{a}\" (supported: {})",
                         at("algorithms"),
                         supported_algs()
+                    )));
+                };
+                if crate::alg::needs_pure_rust(alg) {
+                    return Err(config_error(format!(
+                        "{}[{i}]: {alg} (RSASSA-PSS) has no verifier in this build; {}",
+                        at("algorithms"),
+                        crate::alg::FULL_BUILD
                     )));
                 }
             }

@@ -295,7 +295,9 @@ impl Verifier {
     /// `signature_verifier` allows: with `"rust"` it is not used; otherwise it
     /// must first pass [`host::self_test`], and then prepares every key once.
     /// A host that fails the self-test is an `invalid_config` error under
-    /// `"host"`, and a warning (pure Rust stays in use) under `"auto"`.
+    /// `"host"`, and a warning (pure Rust stays in use) under `"auto"`, except
+    /// in a build without the pure-Rust RSA/ECDSA verifiers (feature
+    /// `rust-rsa-ecdsa`), where it is an error too.
     /// Returns who checks signatures from now on (see [`Verifier::signature_checker`]).
     pub fn offer_host_crypto(
         &mut self,
@@ -311,6 +313,15 @@ impl Verifier {
                     );
                     if choice == VerifierChoice::Host {
                         return Err(Error::new(ErrorCode::InvalidConfig, message));
+                    }
+                    if !crate::alg::PURE_RUST_RSA_ECDSA {
+                        return Err(Error::new(
+                            ErrorCode::InvalidConfig,
+                            format!(
+                                "{message}, and this build has no pure-Rust RSA/ECDSA to fall back to; {}",
+                                crate::alg::FULL_BUILD
+                            ),
+                        ));
                     }
                     self.warnings.push(format!("{message}; using pure Rust"));
                     return Ok(self.signature_checker());

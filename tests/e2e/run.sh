@@ -10,11 +10,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.build/venv/bin/python
+# The small filter, and the full one for the tests that need PS* or
+# signature_verifier "rust" (envoy/README.md, "Which filter").
 WASM=target/wasm32-unknown-unknown/release/jwtgate_filter.wasm
+FULL_WASM=target/wasm32-unknown-unknown/release/jwtgate_filter_full.wasm
 
 [ -x "$PY" ] || scripts/setup.sh py
 if [ ! -f "$WASM" ] || [ -n "$(find src Cargo.toml Cargo.lock -newer "$WASM" -print -quit)" ]; then
   make --no-print-directory filter
+fi
+if [ ! -f "$FULL_WASM" ] || [ -n "$(find src Cargo.toml Cargo.lock -newer "$FULL_WASM" -print -quit)" ]; then
+  make --no-print-directory filter-full
 fi
 
 # The filter glue's own unit tests (protobuf encoding for host crypto, ...):
@@ -31,4 +37,4 @@ rm -rf "$JWTGATE_E2E_DIR"
 mkdir -p "$JWTGATE_E2E_DIR"
 # The suite stops every Envoy it starts (also on failure); the timeout is the
 # last line of defence against a hang.
-exec timeout --kill-after=10 480 "$PY" tests/e2e/test_e2e.py --wasm "$WASM" "$@"
+exec timeout --kill-after=10 480 "$PY" tests/e2e/test_e2e.py --wasm "$WASM" --full-wasm "$FULL_WASM" "$@"

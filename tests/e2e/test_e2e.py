@@ -54,14 +54,23 @@ from harness import (  # noqa: E402
 from wasm_imports import exports, imports  # noqa: E402
 
 WASM = os.environ.get("JWTGATE_WASM", str(ROOT / "target/wasm32-unknown-unknown/release/jwtgate_filter.wasm"))
+# The full filter (`make filter-full`, envoy/README.md "Which filter"): the
+# tests that need the pure-Rust RSA/ECDSA verifiers (PS*, signature_verifier
+# "rust") run against it; everything else against WASM, the small filter.
+FULL_WASM = os.environ.get("JWTGATE_FULL_WASM", str(ROOT / "target/wasm32-unknown-unknown/release/jwtgate_filter_full.wasm"))
+# Signed with these, a token only verifies in the full filter.
+PURE_RUST_ONLY = ("PS256", "PS384", "PS512")
 
-# Test modules the runner loads besides this one (each gets WASM set).
+# Test modules the runner loads besides this one (each gets WASM set;
+# FULL_MODULES get FULL_WASM: they compare with signature_verifier "rust").
 MODULES = ["test_host_crypto", "test_paths", "test_claims", "test_mapping", "test_xds", "test_oci", "test_remote_jwks"]
+FULL_MODULES = {"test_host_crypto"}
 
 # Filled by setUpModule.
 KEYS: Keys
 UPSTREAM: EchoUpstream
 GATE: Envoy  # jwtgate
+FULL_GATE: Envoy  # jwtgate_filter_full.wasm, same policy: the PS* cases
 HIDDEN: Envoy  # jwtgate, response.hide_details = true
 AUTHN: Envoy  # Envoy's jwt_authn (+ RBAC for the claim rule)
 _started: list = []
@@ -92,16 +101,18 @@ PROXY_WASM_ABI = {
 
 
 def setUpModule() -> None:  # noqa: N802 (unittest's name)
-    global KEYS, UPSTREAM, GATE, HIDDEN, AUTHN
-    if not Path(WASM).is_file():
-        raise RuntimeError(f"filter not built: {WASM} (run `make filter`)")
+    global KEYS, UPSTREAM, GATE, FULL_GATE, HIDDEN, AUTHN
+    for wasm, target in ((WASM, "filter"), (FULL_WASM, "filter-full")):
+        if not Path(wasm).is_file():
+            raise RuntimeError(f"filter not built: {wasm} (run `make {target}`)")
     KEYS = Keys()
     UPSTREAM = EchoUpstream().__enter__()
     _started.append(UPSTREAM)
     GATE = Envoy(bootstrap_jwtgate(WASM, scenario.policy(KEYS), UPSTREAM.port), name="jwtgate")
+    FULL_GATE = Envoy(bootstrap_jwtgate(FULL_WASM, scenario.policy(KEYS), UPSTREAM.port), name="jwtgate-full")
     HIDDEN = Envoy(bootstrap_jwtgate(WASM, scenario.policy(KEYS, hide_details=True), UPSTREAM.port), name="jwtgate-hidden")
     AUTHN = Envoy(bootstrap_jwt_authn(scenario.jwt_authn(KEYS), UPSTREAM.port, scenario.RBAC), name="jwt_authn")
-    for env in (GATE, HIDDEN, AUTHN):
+    for env in (GATE, FULL_GATE, HIDDEN, AUTHN):
         try:
             env.start()
         except EnvoyFailedToStart as e:
@@ -145,7 +156,10 @@ class JwtAuthnReference(unittest.TestCase):
 
 def _gate_test(case: scenario.Case):
     def test(self: unittest.TestCase) -> None:
-        r = _send(GATE, case)
+        # A valid PS* token verifies in the full filter only (SmallFilter
+        # pins what the small one answers).
+        full = case.name in {f"valid {alg}" for alg in PURE_RUST_ONLY}
+        r = _send(FULL_GATE if full else GATE, case)
         self.assertEqual(r.status, case.status, f"body: {r.body[:300]!r}")
         if case.status == 200:
             self.assertIsNotNone(r.upstream, "the request did not reach the upstream")
@@ -540,6 +554,42 @@ class Startup(unittest.TestCase):
         self.assertIn("jwtgate: configured (1 warnings", env.log())
 
 
+class SmallFilter(unittest.TestCase):
+    """The small filter (no pure-Rust RSA/ECDSA): what needs them is refused at
+    load with the field named, and a PS* token is refused, never passed."""
+
+    def test_ps_tokens_are_refused_not_passed(self) -> None:
+        for alg in PURE_RUST_ONLY:
+            r = GATE.get("/orders", {"authorization": "Bearer " + KEYS.sign(alg, claims())})
+            self.assertEqual(r.status, 401, alg)
+            self.assertIsNone(r.upstream)
+            self.assertEqual(r.json()["error"], "bad_signature")
+            self.assertIn(f"no pure-Rust {alg} verifier", r.json()["message"])
+            self.assertEqual(FULL_GATE.get("/orders", {"authorization": "Bearer " + KEYS.sign(alg, claims())}).status, 200)
+
+    def test_signature_verifier_rust_is_refused(self) -> None:
+        p = dict(scenario.policy(KEYS), signature_verifier="rust")
+        text = Startup.refused(self, p, 'jwtgate: invalid configuration: signature_verifier: "rust" needs the pure-Rust RSA/ECDSA verifiers')
+        self.assertIn("jwtgate_filter_full.wasm", text)
+
+    def test_ps_in_algorithms_is_refused(self) -> None:
+        p = scenario.policy(KEYS)
+        p["providers"]["idp"]["algorithms"] = ["RS256", "PS256"]
+        Startup.refused(self, p, "jwtgate: invalid configuration: providers.idp.algorithms[1]: PS256 (RSASSA-PSS) has no verifier in this build")
+
+    def test_the_full_filter_takes_both(self) -> None:
+        p = dict(scenario.policy(KEYS), signature_verifier="rust")
+        p["providers"]["idp"]["algorithms"] = ["RS256", "PS256"]
+        env = Envoy(bootstrap_jwtgate(FULL_WASM, p, UPSTREAM.port), name="jwtgate-full-rust")
+        with env:
+            self.assertEqual(env.get("/orders", {"authorization": "Bearer " + KEYS.sign("PS256", claims())}).status, 200)
+
+    def test_the_small_filter_is_smaller(self) -> None:
+        small, full = Path(WASM).stat().st_size, Path(FULL_WASM).stat().st_size
+        log(f"filter sizes: small {small:,} bytes, full {full:,} bytes")
+        self.assertLess(small, full)
+
+
 class Runtimes(unittest.TestCase):
     def test_wasmtime(self) -> None:
         runtimes = envoy_extensions(GATE.log(), "envoy.wasm.runtime")
@@ -714,24 +764,27 @@ class HostileLoad(unittest.TestCase):
     def test_only_200_401_403_no_vm_restart_flat_memory(self) -> None:
         import hostile_load
 
-        r = hostile_load.run(WASM)
+        # Its valid tokens include PS256: the full filter.
+        r = hostile_load.run(FULL_WASM)
         log(hostile_load.report(r))
         self.assertEqual(hostile_load.check(r), [])
 
 
 def main() -> int:
-    global WASM
+    global WASM, FULL_WASM
     ap = argparse.ArgumentParser()
     ap.add_argument("--wasm", default=WASM)
+    ap.add_argument("--full-wasm", default=FULL_WASM)
     ap.add_argument("-k", action="append", default=[], help="only tests whose id contains this")
     args = ap.parse_args()
     install_cleanup()
     WASM = str(Path(args.wasm).resolve())
+    FULL_WASM = str(Path(args.full_wasm).resolve())
     suite = unittest.TestSuite()
     suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__]))
     for name in MODULES:
         module = importlib.import_module(name)
-        module.WASM = WASM
+        module.WASM = FULL_WASM if name in FULL_MODULES else WASM
         suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(module))
     if args.k:
         def keep(s):
