@@ -593,6 +593,25 @@ first investigation below: its inlining makes larger functions for V8's TurboFan
 would have made the filter build need npm. The module went from 1,286,791 to 770,952 bytes (-40%)
 and Envoy's memory from +56.8 to +48.8 MiB (-8 MiB, -14%).
 
+**A quieter re-run of RS256 and ES256** (2026-12-01, 15:39-15:46 UTC, the same machine with no other
+session running; the shipped small filter of main at dd14da9, 771,901 bytes, against the old filter of
+166ff30 as the compare cells in the same rounds; `bench/envoy_bench.py --rounds 6 --seconds 2 --only
+'RS256|ES256|...'`; medians of 6 rounds, above the proxy-wasm floor of +14.5 µs; in brackets the
+rounds' range above no filter):
+
+| cache off | small filter (main) | old filter (166ff30) | jwt_authn above no filter |
+|---|---:|---:|---:|
+| RS256 | +65.3 µs (67 to 94) | +58.9 µs (63 to 103) | +59.1 |
+| RS256 cold | +62.4 µs (68 to 97) | +60.2 µs (64 to 127) | +52.2 |
+| ES256 | +100.4 µs (101 to 144) | +114.4 µs (101 to 153) | +96.2 |
+| ES256 cold | +118.4 µs (113 to 162) | +127.6 µs (114 to 153) | +97.7 |
+
+The cold RS256 difference of the loaded run above (+61.7 against +45.0) does not come back: 2 µs here,
+with the rounds of both builds overlapping; hot RS256 is 6 µs higher and ES256 9 to 14 µs lower, also
+inside the rounds' spread. No loss on the cold host-crypto path is measurable at this noise level. The
+full filter's pure-Rust fallback ("s") in the same run: RS256 +768 µs, ES256 +1,132 µs above the floor
+(old build +709 and +1,216).
+
 **The goals are not met**: 400 KB is 1.9x away, and +48.8 MiB is 2.0x the no-op filter's (the goal:
 1.5x, about +36 MiB). What the small module still carries (code section by crate of the function's
 name, "z" build, 625 KB of code): the core 170 KB, `core`/`alloc` (formatting, collections) 119 KB,
