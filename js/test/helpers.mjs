@@ -1,5 +1,6 @@
 // Test fixtures: keys and tokens minted by `jose` (an independent JWT library),
 // never by jwtgate, and policies built around them.
+import assert from 'node:assert/strict';
 import * as jose from 'jose';
 
 /** The fixed clock of the tests: 2026-01-01T00:00:00Z. */
@@ -10,6 +11,20 @@ export const AUD = 'api';
 export const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 export const HMAC = ['HS256', 'HS384', 'HS512'];
 export const ALL_ALGS = [...ASYMMETRIC, ...HMAC];
+
+/**
+ * The error code `fn` throws (a JwtError, else the test fails), or 'ok' when it
+ * returns. By name, so that this module never loads the package itself.
+ */
+export function errorCode(fn) {
+  try {
+    fn();
+  } catch (e) {
+    assert.equal(e?.name, 'JwtError', String(e));
+    return e.code;
+  }
+  return 'ok';
+}
 
 /** A signing key and its public JWK (with kid and alg), for `alg`. */
 export async function keyFor(alg, kid = `${alg.toLowerCase()}-1`) {
