@@ -135,7 +135,11 @@ test('a cold start under load: concurrent first requests wait for one fetch, and
   try {
     const t = await token('k1');
     const onA = ['a', 'a', 'a'].map((i) => w.get(i, t));
-    await sleep(150); // a's fetch is in flight (the IdP answers after 0.5 s)
+    // b arrives once a's lease is in the cache (its first PUT) and a's fetch is
+    // in flight (the IdP answers after 0.5 s): on a loaded machine a fixed sleep
+    // could let b decide before a's lease is written, and both would fetch.
+    for (const deadline = Date.now() + 2000; w.store.ops.PUT === 0 && Date.now() < deadline; ) await sleep(10);
+    assert.ok(w.store.ops.PUT >= 1, "a's lease reached the cache");
     const onB = ['b', 'b'].map((i) => w.get(i, t));
     const answers = await Promise.all([...onA, ...onB]);
     assert.deepEqual(answers.map((r) => r.status), [200, 200, 200, 200, 200], answers.map((r) => r.text).join('\n'));
@@ -287,7 +291,9 @@ test("a first fetch that fails in one isolate ends the other's wait through the 
   try {
     const t = await token('k1');
     const onA = w.get('a', t);
-    await sleep(300); // a holds the lease, its fetch in flight
+    // b arrives once a's lease is in the cache, its fetch in flight.
+    for (const deadline = Date.now() + 2000; w.store.ops.PUT === 0 && Date.now() < deadline; ) await sleep(10);
+    assert.ok(w.store.ops.PUT >= 1, "a's lease reached the cache");
     const startedB = Date.now();
     const b = await w.get('b', t);
     const elapsedB = Date.now() - startedB;
