@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'revoked'
   | 'invalid_key'
   | 'jwks_unavailable'
+  | 'verifier_unavailable'
   | 'invalid_config'
   | 'invalid_path';
 

@@ -14,7 +14,9 @@
 //! (default on; the small Envoy filter is built without it). Without it the
 //! keys are checked the same way (RSA on the bytes, EC points with the curves'
 //! field arithmetic), `RS*`/`ES*` signatures need the host's crypto
-//! ([`crate::host`]), and [`verify_signature`] refuses them as `bad_signature`.
+//! ([`crate::host`]), and [`verify_signature`] refuses them as
+//! `unsupported_alg`; a host that takes them and then fails to answer is
+//! `verifier_unavailable` (HTTP 500: the deployment, not the token, is at fault).
 //!
 //! ECDSA signatures are raw `r || s` (IEEE P1363), as JWS requires; DER is refused
 //! by its length. Both low and high `s` are accepted (JWS does not require low-S);
@@ -643,8 +645,8 @@ fn verify_checked(
         #[cfg(not(feature = "rust-rsa-ecdsa"))]
         (Inner::Rsa(_) | Inner::P256(_) | Inner::P384(_) | Inner::P521(_), _) if key.fits(alg) => {
             Err(err!(
-                BadSignature,
-                "the host crypto could not check this {alg} signature, and this build has no pure-Rust {alg} verifier ({FULL_BUILD})"
+                UnsupportedAlg,
+                "no host crypto checks {alg} signatures here, and this build has no pure-Rust {alg} verifier ({FULL_BUILD})"
             ))
         }
         (Inner::Ed25519(k), Alg::EdDSA) => check(alg, &Ed25519, k, input, signature),
@@ -681,6 +683,12 @@ pub const PURE_RUST_RSA_ECDSA: bool = cfg!(feature = "rust-rsa-ecdsa");
 /// RSASSA-PSS; Envoy's `verify_signature` is PKCS#1 v1.5 only).
 pub fn needs_pure_rust(alg: Alg) -> bool {
     !PURE_RUST_RSA_ECDSA && matches!(alg, Alg::PS256 | Alg::PS384 | Alg::PS512)
+}
+
+/// Whether this build verifies `alg` in pure Rust: EdDSA and HS* always,
+/// RS*, PS* and ES* with `rust-rsa-ecdsa`.
+pub fn has_pure_rust_verifier(alg: Alg) -> bool {
+    PURE_RUST_RSA_ECDSA || matches!(alg, Alg::EdDSA | Alg::HS256 | Alg::HS384 | Alg::HS512)
 }
 
 /// What the errors of a build without the pure-Rust RSA and ECDSA verifiers

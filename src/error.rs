@@ -64,6 +64,10 @@ pub enum ErrorCode {
     /// The provider's keys could not be fetched, or are older than
     /// `max_stale_seconds` (HTTP 503 with `Retry-After`).
     JwksUnavailable,
+    /// No verifier could check the signature: the host's crypto gave no
+    /// answer and this build has no pure-Rust verifier for the algorithm
+    /// (HTTP 500: a fault of the deployment, not of the token; never a pass).
+    VerifierUnavailable,
     /// The policy (configuration) is invalid; the message names the field.
     InvalidConfig,
     /// The request target cannot be read one way only (an encoded `/`, a
@@ -98,6 +102,7 @@ impl ErrorCode {
         ErrorCode::Revoked,
         ErrorCode::InvalidKey,
         ErrorCode::JwksUnavailable,
+        ErrorCode::VerifierUnavailable,
         ErrorCode::InvalidConfig,
         ErrorCode::InvalidPath,
     ];
@@ -129,6 +134,7 @@ impl ErrorCode {
             ErrorCode::Revoked => "revoked",
             ErrorCode::InvalidKey => "invalid_key",
             ErrorCode::JwksUnavailable => "jwks_unavailable",
+            ErrorCode::VerifierUnavailable => "verifier_unavailable",
             ErrorCode::InvalidConfig => "invalid_config",
             ErrorCode::InvalidPath => "invalid_path",
         }

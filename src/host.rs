@@ -32,11 +32,21 @@ pub trait SignatureVerifier {
     /// pure Rust verifies its signatures).
     fn prepare(&mut self, key: &VerifyingKey) -> Option<u32>;
 
+    /// Whether this host checks `alg` signatures at all (all of them unless
+    /// it says otherwise). The core never asks it about the others: pure
+    /// Rust checks those, or, in a build without a pure-Rust verifier for
+    /// `alg`, the token is refused with `unsupported_alg`.
+    fn handles(&self, alg: Alg) -> bool {
+        let _ = alg;
+        true
+    }
+
     /// Checks `signature` over `signing_input` with a prepared key. The core
     /// has already checked that the key fits `alg` and that the signature has
     /// the right length and format (raw `r || s` for ECDSA). `Some(valid)` is
-    /// the answer; `None` means the host could not answer, and pure Rust
-    /// decides instead.
+    /// the answer; `None` means the host could not answer: pure Rust decides
+    /// instead, and in a build without a pure-Rust verifier for `alg` the
+    /// token is refused with `verifier_unavailable` (HTTP 500).
     fn verify(&self, alg: Alg, handle: u32, signing_input: &[u8], signature: &[u8])
         -> Option<bool>;
 
@@ -211,6 +221,9 @@ pub fn self_test(host: &mut dyn SignatureVerifier) -> Result<(), String> {
         bad,
     } in probes
     {
+        if !host.handles(alg) {
+            continue;
+        }
         let Some(handle) = host.prepare(&key) else {
             continue;
         };
@@ -394,5 +407,28 @@ mod tests {
             self_test(&mut No).unwrap_err(),
             "no refused a good RS256 signature (Some(false))"
         );
+    }
+
+    #[test]
+    fn a_host_is_never_asked_about_an_alg_it_does_not_handle() {
+        /// Takes only HS256, and would say yes to anything else.
+        struct OnlyHs256;
+        impl SignatureVerifier for OnlyHs256 {
+            fn handles(&self, alg: Alg) -> bool {
+                alg == Alg::HS256
+            }
+            fn prepare(&mut self, _: &VerifyingKey) -> Option<u32> {
+                Some(0)
+            }
+            fn verify(&self, alg: Alg, _: u32, input: &[u8], sig: &[u8]) -> Option<bool> {
+                assert_eq!(alg, Alg::HS256, "asked about {alg}");
+                let probe = probes().into_iter().find(|p| p.alg == alg)?;
+                Some(input == probe.message && sig == probe.good.as_slice())
+            }
+            fn name(&self) -> &'static str {
+                "only-hs256"
+            }
+        }
+        assert_eq!(self_test(&mut OnlyHs256), Ok(()));
     }
 }

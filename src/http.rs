@@ -405,11 +405,13 @@ impl Verifier {
             (401, None)
         } else if code == ErrorCode::JwksUnavailable {
             (503, None)
+        } else if code == ErrorCode::VerifierUnavailable {
+            (500, None)
         } else {
             (401, Some("invalid_token"))
         };
         let mut headers = Vec::new();
-        if status != 400 {
+        if status != 400 && status != 500 {
             let mut challenge = format!("Bearer realm=\"{realm}\"");
             if let Some(e) = rfc_error {
                 challenge += &format!(", error=\"{e}\"");
@@ -434,6 +436,7 @@ impl Verifier {
                     "unavailable",
                     "the token cannot be checked now; retry later",
                 ),
+                500 => ("internal_error", "the token cannot be checked here"),
                 _ => ("unauthorized", "a valid bearer token is required"),
             }
         } else {

@@ -31,9 +31,9 @@ use alloc::vec::Vec;
 
 use serde_json::{Map, Value};
 
-use crate::alg::{check_format, verify_signature, Alg};
+use crate::alg::{check_format, has_pure_rust_verifier, verify_signature, Alg, FULL_BUILD};
 use crate::base64url;
-use crate::error::{err, Error};
+use crate::error::{err, Error, ErrorCode};
 use crate::explain::Trace;
 use crate::host::SignatureVerifier;
 use crate::json;
@@ -230,7 +230,8 @@ pub(crate) fn printable(s: &str) -> String {
 }
 
 /// Checks one signature: the format rules first (always in Rust), then the
-/// host's crypto when it prepared this key and answers, else pure Rust.
+/// host's crypto when it handles `alg`, prepared this key and answers, else
+/// pure Rust.
 /// Returns who decided.
 fn check_signature(
     alg: Alg,
@@ -241,10 +242,20 @@ fn check_signature(
 ) -> Result<&'static str, Error> {
     check_format(alg, key.key(), signature)?;
     if let (Some(host), Some(handle)) = (host, key.host_handle()) {
-        match host.verify(alg, handle, input, signature) {
-            Some(true) => return Ok(host.name()),
-            Some(false) => return Err(err!(BadSignature, "the signature does not verify")),
-            None => {}
+        if host.handles(alg) {
+            match host.verify(alg, handle, input, signature) {
+                Some(true) => return Ok(host.name()),
+                Some(false) => return Err(err!(BadSignature, "the signature does not verify")),
+                // The host takes this alg but failed: a fault, not the token's.
+                None if !has_pure_rust_verifier(alg) => {
+                    return Err(err!(
+                        VerifierUnavailable,
+                        "the host crypto ({}) gave no answer for this {alg} signature, and this build has no pure-Rust {alg} verifier ({FULL_BUILD})",
+                        host.name()
+                    ))
+                }
+                None => {}
+            }
         }
     }
     verify_signature(alg, key.key(), input, signature).map(|()| "pure Rust")
@@ -314,6 +325,7 @@ pub(crate) fn verify_traced<'k>(
         format!("{} candidate key(s) for {}", c.len(), header.alg)
     })?;
     let mut last = None;
+    let mut unchecked: Option<Error> = None;
     let input = jws.signing_input.as_bytes();
     for key in &candidates {
         match check_signature(header.alg, key, input, &jws.signature, host) {
@@ -331,18 +343,22 @@ pub(crate) fn verify_traced<'k>(
                     key,
                 });
             }
+            Err(e) if e.code() == ErrorCode::VerifierUnavailable => unchecked = Some(e),
             Err(e) => last = Some(e),
         }
     }
-    let error = match last {
-        Some(e) if candidates.len() == 1 => e,
-        Some(e) => err!(
+    let error = match (unchecked, last) {
+        // A key that no verifier could check may be the one that signed: the
+        // token is not to blame, so that fault is what is reported.
+        (Some(fault), _) => fault,
+        (None, Some(e)) if candidates.len() == 1 => e,
+        (None, Some(e)) => err!(
             BadSignature,
             "the signature does not verify with any of {} candidate keys ({})",
             candidates.len(),
             e.message()
         ),
-        None => err!(KeyMismatch, "no key can verify alg {}", header.alg),
+        (None, None) => err!(KeyMismatch, "no key can verify alg {}", header.alg),
     };
     trace.fail("signature", &error);
     Err(error)
@@ -351,7 +367,6 @@ pub(crate) fn verify_traced<'k>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorCode;
 
     fn parse(token: &str) -> Result<UntrustedJws<'_>, Error> {
         UntrustedJws::parse(token, &Limits::default())

@@ -636,7 +636,7 @@ impl Verifier {
                 let stage = match e.code() {
                     ErrorCode::UnsupportedAlg => 0,
                     ErrorCode::UnknownKid => 1,
-                    ErrorCode::BadSignature => 3,
+                    ErrorCode::BadSignature | ErrorCode::VerifierUnavailable => 3,
                     _ => 2,
                 };
                 (stage, e)

@@ -120,7 +120,10 @@ test('a request target that cannot be read one way is invalid_path (HTTP 400)', 
 });
 
 test('every error code of the core was reached above', () => {
-  assert.deepEqual([...reached].sort(), [...errorCodeList()].sort());
+  // verifier_unavailable needs a build without the pure-Rust RSA/ECDSA
+  // verifiers and a host that gives no answer: tests/small_build.rs.
+  const elsewhere = ['verifier_unavailable'];
+  assert.deepEqual([...reached].sort(), errorCodeList().filter((c) => !elsewhere.includes(c)).sort());
 });
 
 test('index.d.ts lists exactly the codes of the core, in order', () => {

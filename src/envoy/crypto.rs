@@ -17,7 +17,8 @@
 //! `result: false` with Envoy's "Failed to verify digest" error (what
 //! `EVP_DigestVerify` failing gives) is invalid. Anything else (the function
 //! is missing, the key is refused, an unknown hash, an unexpected message)
-//! is `None`, and the core lets pure Rust decide.
+//! is `None`: the full filter lets pure Rust decide, the small one refuses
+//! the request with `verifier_unavailable` (HTTP 500, logged as a warning).
 
 use alloc::vec::Vec;
 
@@ -25,7 +26,7 @@ use log::debug;
 use proxy_wasm::hostcalls::call_foreign_function;
 
 use super::metrics::{add, counter};
-use crate::alg::{ecdsa_signature_der, Alg, VerifyingKey};
+use crate::alg::{ecdsa_signature_der, Alg, VerifyingKey, PURE_RUST_RSA_ECDSA};
 use crate::host::SignatureVerifier;
 
 /// The name [`SignatureVerifier::name`] reports (and the core writes into
@@ -37,6 +38,13 @@ pub(crate) const NAME: &str = "envoy";
 /// `source/common/crypto/utility_impl.cc`). Every other error means Envoy
 /// could not check, not that the signature is wrong.
 const VERIFY_FAILED: &[u8] = b"Failed to verify digest";
+
+/// What becomes of a check Envoy gave no answer for (for the debug logs).
+const FALLBACK: &str = if PURE_RUST_RSA_ECDSA {
+    "pure Rust decides"
+} else {
+    "the request is refused with verifier_unavailable"
+};
 
 /// Envoy's `verify_signature`, one instance per VM.
 pub(crate) struct EnvoyCrypto {
@@ -67,6 +75,11 @@ impl SignatureVerifier for EnvoyCrypto {
         Some(handle)
     }
 
+    /// RS* and ES*: PS*, EdDSA and HS* are not Envoy's, so never asked.
+    fn handles(&self, alg: Alg) -> bool {
+        hash_function(alg).is_some()
+    }
+
     fn verify(
         &self,
         alg: Alg,
@@ -74,7 +87,6 @@ impl SignatureVerifier for EnvoyCrypto {
         signing_input: &[u8],
         signature: &[u8],
     ) -> Option<bool> {
-        // PS*, EdDSA and HS* are not Envoy's: not a fallback, just not asked.
         let hash = hash_function(alg)?;
         let answer = self.ask(alg, hash, handle, signing_input, signature);
         add(
@@ -107,7 +119,7 @@ impl EnvoyCrypto {
         let der;
         let signature = if matches!(alg, Alg::ES256 | Alg::ES384 | Alg::ES512) {
             // The core refused out-of-range r and s already (alg::check_format);
-            // should it ever be None, pure Rust decides.
+            // should it ever be None, the core decides as for no answer.
             der = ecdsa_signature_der(alg, signature)?;
             der.as_slice()
         } else {
@@ -120,20 +132,18 @@ impl EnvoyCrypto {
                 let answer = interpret(result, error);
                 if answer.is_none() {
                     debug!(
-                        "jwtgate: envoy verify_signature gave no answer for {alg} (result {result}, error {:?}); pure Rust decides",
+                        "jwtgate: envoy verify_signature gave no answer for {alg} (result {result}, error {:?}); {FALLBACK}",
                         alloc::string::String::from_utf8_lossy(error)
                     );
                 }
                 answer
             }
             Ok(None) => {
-                debug!(
-                    "jwtgate: envoy verify_signature returned nothing for {alg}; pure Rust decides"
-                );
+                debug!("jwtgate: envoy verify_signature returned nothing for {alg}; {FALLBACK}");
                 None
             }
             Err(status) => {
-                debug!("jwtgate: envoy verify_signature failed for {alg} ({status:?}); pure Rust decides");
+                debug!("jwtgate: envoy verify_signature failed for {alg} ({status:?}); {FALLBACK}");
                 None
             }
         }

@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use std::time::SystemTime;
 
-use log::debug;
+use log::{debug, warn};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, MapType};
@@ -114,10 +114,19 @@ pub(crate) fn answer(shared: &Shared, decided: &Decided) -> bool {
             true
         }
         Decision::Deny(denial) => {
-            debug!(
-                "jwtgate: deny {} {} with {}: {}",
-                method, route, denial.status, denial.error
-            );
+            if denial.status == 500 {
+                // A fault of the deployment (no verifier answered), not of
+                // the token: operators need to see it.
+                warn!(
+                    "jwtgate: deny {} {} with {}: {}",
+                    method, route, denial.status, denial.error
+                );
+            } else {
+                debug!(
+                    "jwtgate: deny {} {} with {}: {}",
+                    method, route, denial.status, denial.error
+                );
+            }
             shared.metrics.denied(denial.error.code());
             send_denial(denial);
             false

@@ -79,7 +79,8 @@ ERROR_CODES = [
     "missing", "malformed", "jwe_unsupported", "too_large", "unsupported_alg", "unsupported_crit",
     "unknown_kid", "key_mismatch", "bad_signature", "expired", "not_yet_valid", "issued_in_future",
     "too_old", "lifetime_too_long", "missing_claim", "invalid_claim", "wrong_issuer", "wrong_audience",
-    "wrong_subject", "claim_rule_failed", "revoked", "invalid_key", "jwks_unavailable", "invalid_config", "invalid_path",
+    "wrong_subject", "claim_rule_failed", "revoked", "invalid_key", "jwks_unavailable", "verifier_unavailable",
+    "invalid_config", "invalid_path",
 ]
 
 # The proxy-wasm ABI 0.2.1 host functions (all in module "env"), as declared
@@ -224,7 +225,11 @@ class Coverage(unittest.TestCase):
         # invalid_config is a startup failure (BadConfiguration); invalid_key
         # is a JWKS problem found at configure time (a warning or a refusal).
         configure_time = {"invalid_config", "invalid_key"}
-        self.assertEqual(set(ERROR_CODES) - configure_time - reached, set())
+        # verifier_unavailable needs Envoy's crypto to fail on a key it passed
+        # the self-test with, which a real Envoy does not do on cue: pinned by
+        # tests/small_build.rs with a host that gives no answer.
+        not_on_cue = {"verifier_unavailable"}
+        self.assertEqual(set(ERROR_CODES) - configure_time - not_on_cue - reached, set())
 
 
 # --------------------------------------------------------------------------
@@ -563,7 +568,7 @@ class SmallFilter(unittest.TestCase):
             r = GATE.get("/orders", {"authorization": "Bearer " + KEYS.sign(alg, claims())})
             self.assertEqual(r.status, 401, alg)
             self.assertIsNone(r.upstream)
-            self.assertEqual(r.json()["error"], "bad_signature")
+            self.assertEqual(r.json()["error"], "unsupported_alg")
             self.assertIn(f"no pure-Rust {alg} verifier", r.json()["message"])
             self.assertEqual(FULL_GATE.get("/orders", {"authorization": "Bearer " + KEYS.sign(alg, claims())}).status, 200)
 
