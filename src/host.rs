@@ -8,10 +8,12 @@
 //! The pure-Rust verifier ([`crate::alg::verify_signature`]) stays the
 //! reference: a host is only used after it passed [`self_test`], and any
 //! answer other than a clear yes or no falls back to pure Rust. In a build
-//! without the pure-Rust RSA/ECDSA verifiers (feature `rust-rsa-ecdsa` off,
-//! the small Envoy filter) there is nothing to fall back to for `RS*`/`ES*`: such
-//! a check is refused (`bad_signature`), and a host failing its self-test
-//! refuses the configuration.
+//! without the pure-Rust RSA/ECDSA verifiers (feature `rust-rsa-ecdsa` off:
+//! the small Envoy filter, the default npm module) there is nothing to fall
+//! back to for `RS*`/`PS*`/`ES*`: such a check is refused (`bad_signature`),
+//! a host failing its self-test refuses the configuration, and an algorithm
+//! the host does not handle ([`SignatureVerifier::handles`]) is refused at
+//! load ([`crate::Verifier::offer_host_crypto`]).
 //!
 //! Front ends implement [`SignatureVerifier`]: the Envoy filter with Envoy's
 //! `verify_signature` foreign function (BoringSSL), the npm package with
@@ -39,6 +41,13 @@ pub trait SignatureVerifier {
     /// decides instead.
     fn verify(&self, alg: Alg, handle: u32, signing_input: &[u8], signature: &[u8])
         -> Option<bool>;
+
+    /// Whether this host checks `alg` signatures at all (Envoy's
+    /// `verify_signature` has no RSASSA-PSS, so the Envoy host says no to
+    /// `PS*`). The core never asks a host about an algorithm it does not
+    /// handle, and refuses at load an algorithm that neither the host nor
+    /// this build's pure Rust verifies ([`crate::alg::pure_rust_verifies`]).
+    fn handles(&self, alg: Alg) -> bool;
 
     /// A short name for logs and explain output, e.g. `"envoy"` or `"node:crypto"`.
     fn name(&self) -> &'static str;
@@ -179,7 +188,8 @@ pub fn probes() -> Vec<Probe> {
 /// Checks a host before it is trusted: for every probe (RS256, ES256, EdDSA,
 /// HS256, HS384, HS512) it must accept a known-good signature and refuse the
 /// same signature with one bit flipped. A host that declines a key
-/// (`prepare` returns `None`) passes for that key: pure Rust handles it. That
+/// (`prepare` returns `None`) or an algorithm ([`SignatureVerifier::handles`])
+/// passes for it: pure Rust handles it, or the core refuses it. That
 /// the pure-Rust reference agrees with the probes is a fact of the build,
 /// pinned by the tests (natively here, in wasm by
 /// `js/test/worker-guard.test.mjs`), not checked again at run time: a first
@@ -194,6 +204,7 @@ pub fn probes() -> Vec<Probe> {
 /// impl SignatureVerifier for Yes {
 ///     fn prepare(&mut self, _: &VerifyingKey) -> Option<u32> { Some(0) }
 ///     fn verify(&self, _: Alg, _: u32, _: &[u8], _: &[u8]) -> Option<bool> { Some(true) }
+///     fn handles(&self, _: Alg) -> bool { true }
 ///     fn name(&self) -> &'static str { "yes" }
 /// }
 /// assert!(self_test(&mut Yes).unwrap_err().contains("accepted a bad RS256 signature"));
@@ -211,6 +222,9 @@ pub fn self_test(host: &mut dyn SignatureVerifier) -> Result<(), String> {
         bad,
     } in probes
     {
+        if !host.handles(alg) {
+            continue;
+        }
         let Some(handle) = host.prepare(&key) else {
             continue;
         };
@@ -257,6 +271,9 @@ mod tests {
             let key = self.keys.get(handle as usize)?;
             Some(crate::alg::verify_signature(alg, key, input, sig).is_ok())
         }
+        fn handles(&self, _: Alg) -> bool {
+            true
+        }
         fn name(&self) -> &'static str {
             "reference"
         }
@@ -290,6 +307,9 @@ mod tests {
                 return self.answer;
             }
             self.reference.verify(alg, handle, input, sig)
+        }
+        fn handles(&self, _: Alg) -> bool {
+            true
         }
         fn name(&self) -> &'static str {
             "wrong"
@@ -385,6 +405,9 @@ mod tests {
             }
             fn verify(&self, _: Alg, _: u32, _: &[u8], _: &[u8]) -> Option<bool> {
                 Some(false)
+            }
+            fn handles(&self, _: Alg) -> bool {
+                true
             }
             fn name(&self) -> &'static str {
                 "no"

@@ -230,7 +230,8 @@ pub(crate) fn printable(s: &str) -> String {
 }
 
 /// Checks one signature: the format rules first (always in Rust), then the
-/// host's crypto when it prepared this key and answers, else pure Rust.
+/// host's crypto when it handles `alg`, prepared this key and answers, else
+/// pure Rust.
 /// Returns who decided.
 fn check_signature(
     alg: Alg,
@@ -240,6 +241,7 @@ fn check_signature(
     host: Option<&dyn SignatureVerifier>,
 ) -> Result<&'static str, Error> {
     check_format(alg, key.key(), signature)?;
+    let host = host.filter(|host| host.handles(alg));
     if let (Some(host), Some(handle)) = (host, key.host_handle()) {
         match host.verify(alg, handle, input, signature) {
             Some(true) => return Ok(host.name()),

@@ -88,6 +88,12 @@ impl SignatureVerifier for EnvoyCrypto {
         answer
     }
 
+    /// RS* and ES*: `verify_signature` has no PSS padding, and EdDSA and HMAC
+    /// are pure Rust's.
+    fn handles(&self, alg: Alg) -> bool {
+        hash_function(alg).is_some()
+    }
+
     fn name(&self) -> &'static str {
         NAME
     }
