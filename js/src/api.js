@@ -188,8 +188,8 @@ export class Verifier {
 
   /**
    * `options.hostCrypto`: "auto" (default): node:crypto where the platform has
-   * it (Node), for verify and verifyAsync; elsewhere verify is pure Rust and
-   * verifyAsync uses WebCrypto. "webcrypto": verifyAsync uses WebCrypto even in
+   * it (Node), for verify and verifyAsync; elsewhere verify is pure Rust (RS*,
+   * PS*, ES* in jwtgate/full only) and verifyAsync uses WebCrypto. "webcrypto": verifyAsync uses WebCrypto even in
    * Node, and verify is pure Rust (the browsers' behaviour, for tests).
    * `options.subtle`: the SubtleCrypto for WebCrypto (default `globalThis.crypto.subtle`).
    * Remote keys: `options.fetch` (default `globalThis.fetch`), `options.clock`
