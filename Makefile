@@ -17,7 +17,7 @@ help:
 	@echo "make filter-full  the filter with the pure-Rust RSA/ECDSA fallback and PS* ($(FILTER_FULL_WASM))"
 	@echo "make oci    the filter as an OCI image (layout + tar in target/oci); prints the digest to pin"
 	@echo "make oci-full  the full filter's image (target/oci-full)"
-	@echo "make js     build the npm package into js/pkg"
+	@echo "make js     build the npm package: js/pkg (default module) and js/full (jwtgate/full)"
 	@echo "make fuzz   run every fuzz target for a bounded time (FUZZ_SECONDS, default 60)"
 	@echo "make bench  run the benchmarks (BENCH_QUICK=1 for a short run)"
 	@echo "make inspector  build the offline token inspector into js/inspector/dist"
@@ -92,4 +92,4 @@ bench: setup
 	@bench/run.sh
 
 clean:
-	rm -rf target .build js/pkg js/node_modules
+	rm -rf target .build js/pkg js/full js/node_modules

@@ -17,6 +17,8 @@ import { createDecoder, createVerifier as fastVerifier } from 'fast-jwt';
 import jsonwebtoken from 'jsonwebtoken';
 import { jwtDecode } from 'jwt-decode';
 import { createVerifier, decode } from 'jwtgate';
+// The pure-Rust RSA/ECDSA rows (signature_verifier "rust") need jwtgate/full.
+import { createVerifier as createFullVerifier } from 'jwtgate/full';
 
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
@@ -116,7 +118,7 @@ for (const alg of ALGS) {
   const v = createVerifier(jwtgatePolicy(alg, jwk, off));
   // signatureChecker names who checks signatures (node:crypto for every alg in Node).
   add('verify', alg, `jwtgate verify (${v.signatureChecker})`, () => v.verify(token, { path: '/orders' }));
-  const vr = createVerifier(jwtgatePolicy(alg, jwk, { ...off, signature_verifier: 'rust' }));
+  const vr = createFullVerifier(jwtgatePolicy(alg, jwk, { ...off, signature_verifier: 'rust' }));
   add('verify', alg, `jwtgate verify (${vr.signatureChecker})`, () => vr.verify(token, { path: '/orders' }));
   const headers = ['host', 'api.example.com', 'authorization', `Bearer ${token}`];
   add('verify', alg, 'jwtgate authorize', () => {

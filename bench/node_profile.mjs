@@ -16,7 +16,7 @@
 // `--js DIR` loads DIR/src/node.js and DIR/pkg/ instead of js/ (an experimental
 // build of the same sources, e.g. another opt-level; see bench/run.sh).
 import { createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
 import * as jose from 'jose';
@@ -26,6 +26,9 @@ const OUT = args.includes('--out') ? args[args.indexOf('--out') + 1] : null;
 const JS = args.includes('--js') ? pathToFileURL(`${args[args.indexOf('--js') + 1]}/`) : new URL('../js/', import.meta.url);
 const { createVerifier, decode } = await import(new URL('src/node.js', JS));
 const { JsVerifier, decode: rawDecode } = await import(new URL('pkg/jwtgate.js', JS));
+// signature_verifier "rust" for RS*/ES* needs the pure-Rust RSA/ECDSA: jwtgate/full
+// (DIR/full/), where the build has one; an older build's only module has them.
+const full = existsSync(new URL('full/src/node.js', JS)) ? await import(new URL('full/src/node.js', JS)) : { createVerifier };
 
 const now = Math.floor(Date.now() / 1000);
 const secret = randomBytes(64);
@@ -71,7 +74,7 @@ async function asymmetric(alg, kind, options, verifier = 'rust') {
   const t = await new jose.SignJWT({ iss: 'https://idp.example.com', aud: 'orders-api', sub: 'user-123', iat: now, exp: now + 3600 })
     .setProtectedHeader({ alg, kid: 'k1' }).sign(privateKey);
   const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1' };
-  const v = createVerifier({
+  const v = (verifier === 'rust' ? full.createVerifier : createVerifier)({
     providers: { idp: { issuer: 'https://idp.example.com', audiences: ['orders-api'], algorithms: [alg], jwks: { keys: [jwk] } } },
     rules: [{ prefix: '/', requires: 'idp' }], cache: { enabled: false }, signature_verifier: verifier,
   });

@@ -213,7 +213,6 @@ const STARTUP_CASES = [
   { id: 'hello', config: HELLO, what: 'nothing to load (bench/worker/hello.js)' },
   { id: 'load', config: STEPS, env: { STEP: 'load' }, what: 'jwtgate modules evaluated, wasm instantiated' },
   { id: 'guard', config: STEPS, env: { STEP: 'guard' }, what: '+ createGuard (policy parsed, keys loaded)' },
-  { id: 'rust', config: STEPS, env: { STEP: 'rust' }, what: '+ first decision (401), signature_verifier "rust"' },
   { id: 'full', config: STEPS, env: { STEP: 'full' }, what: '+ first decision (401), WebCrypto offered (self-test)' },
   { id: 'shipped', config: CONFIG, what: 'js/worker as shipped (config.capnp), first request a 401' },
 ];

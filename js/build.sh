@@ -1,33 +1,51 @@
 #!/usr/bin/env bash
-# Builds the npm package's WebAssembly module and glue into js/pkg/.
+# Builds the npm package's two WebAssembly modules and their glue:
 #
-#   1. cargo: the core + src/js.rs only (feature `js`), profile `release-js`
-#      (its own output folder, so the Envoy filter build never overwrites it)
+#   js/pkg/       the default module ("jwtgate"): without the pure-Rust RSA/ECDSA
+#                 verifiers (cargo --no-default-features), profile `release-js`
+#   js/full/pkg/  the `jwtgate/full` module: with them (feature rust-rsa-ecdsa),
+#                 profile `release-js-full`; js/full/src/ is a copy of js/src/,
+#                 so its imports of ../pkg/ load this module (generated, not in git)
+#
+# Each module:
+#   1. cargo: the core + src/js.rs only (feature `js`), in its profile's own
+#      output folder (so neither build, nor the Envoy filter's, overwrites another)
 #   2. wasm-bindgen --target web: one ESM glue for Node, browsers, workers, bundlers
 #   3. wasm-opt (binaryen from npm) with the flags chosen in js/README.md
 #      (JWTGATE_WASM_OPT overrides them, "none" skips the step; for measuring)
+# JWTGATE_JS_MODULES=default builds the default module only (quicker, for measuring).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 export PATH="$ROOT/.build/cargo/bin:$PATH"
-OUT=js/pkg
-PROFILE=release-js
-WASM=target/wasm32-unknown-unknown/$PROFILE/jwtgate.wasm
 WASM_OPT_FLAGS=(${JWTGATE_WASM_OPT:--Oz})
 
 # Both are quick no-ops when done: npm ci (jose, binaryen, ...) and the pinned wasm-bindgen-cli.
 scripts/setup.sh js bindgen
 
-cargo rustc --quiet --lib --profile $PROFILE --target wasm32-unknown-unknown --features js --crate-type cdylib
+# build_module PROFILE OUT CARGO_FEATURE_ARGS...
+build_module() {
+  local profile=$1 out=$2
+  shift 2
+  local wasm=target/wasm32-unknown-unknown/$profile/jwtgate.wasm
+  cargo rustc --quiet --lib --profile "$profile" --target wasm32-unknown-unknown "$@" --crate-type cdylib
+  rm -rf "$out"
+  wasm-bindgen "$wasm" --out-dir "$out" --target web --no-typescript \
+    --remove-name-section --remove-producers-section
+  if [ "${WASM_OPT_FLAGS[0]}" != none ]; then
+    # Features are read from the module's target_features section, which is then dropped.
+    js/node_modules/.bin/wasm-opt "${WASM_OPT_FLAGS[@]}" --strip-debug --strip-target-features \
+      "$out/jwtgate_bg.wasm" -o "$out/jwtgate_bg.wasm"
+  fi
+  local raw gz
+  raw=$(stat -c %s "$out/jwtgate_bg.wasm")
+  gz=$(gzip -9 -c "$out/jwtgate_bg.wasm" | wc -c)
+  echo "js: $out/jwtgate_bg.wasm ($raw bytes, $gz gzipped)"
+}
 
-rm -rf "$OUT"
-wasm-bindgen "$WASM" --out-dir "$OUT" --target web --no-typescript \
-  --remove-name-section --remove-producers-section
-if [ "${WASM_OPT_FLAGS[0]}" != none ]; then
-  # Features are read from the module's target_features section, which is then dropped.
-  js/node_modules/.bin/wasm-opt "${WASM_OPT_FLAGS[@]}" --strip-debug --strip-target-features \
-    "$OUT/jwtgate_bg.wasm" -o "$OUT/jwtgate_bg.wasm"
+build_module release-js js/pkg --no-default-features --features js
+if [ "${JWTGATE_JS_MODULES:-all}" != default ]; then
+  build_module release-js-full js/full/pkg --features js
+  rm -rf js/full/src
+  cp -r js/src js/full/src
 fi
-raw=$(stat -c %s "$OUT/jwtgate_bg.wasm")
-gz=$(gzip -9 -c "$OUT/jwtgate_bg.wasm" | wc -c)
-echo "js: $OUT/jwtgate_bg.wasm ($raw bytes, $gz gzipped)"

@@ -1,4 +1,12 @@
-// Types of the npm package `jwtgate` (both entry points: Node and browser).
+// Types of the npm package `jwtgate` (both entry points: Node and browser) and
+// of `jwtgate/full`, the same API over the module with the pure-Rust RSA/ECDSA
+// verifiers. The default module has none: in Node, node:crypto checks every
+// signature; where no synchronous host crypto exists (browsers, workers) a
+// synchronous RS*/PS*/ES* check is refused (`bad_signature`, naming
+// `verifyAsync` and `jwtgate/full`), and `signature_verifier: "rust"` is
+// refused at load (`invalid_config`). EdDSA and HMAC are pure Rust in both.
+// The two are separate instances: a Verifier or JwtError of one is not the
+// other's (compare errors by `code`).
 
 /** The core's stable error codes (docs/ERRORS.md). Never renamed. */
 export type ErrorCode =
@@ -134,7 +142,8 @@ export interface VerifierOptions {
   /**
    * Which host crypto checks signatures. `"auto"` (default): node:crypto in
    * Node (RSA, ECDSA, Ed25519, HMAC), for `verify` and `verifyAsync`;
-   * elsewhere `verify` is pure Rust and `verifyAsync` uses WebCrypto (RSA,
+   * elsewhere `verify` is pure Rust (RS*, PS*, ES* in `jwtgate/full` only) and
+   * `verifyAsync` uses WebCrypto (RSA,
    * ECDSA, and Ed25519 where the runtime has it; HMAC in pure Rust). `"webcrypto"`: `verifyAsync`
    * uses WebCrypto even in Node and `verify` is pure Rust (the browsers'
    * behaviour, e.g. to test it in Node).
@@ -260,7 +269,8 @@ export interface VerifiedJws {
  * the same parsing, header, key selection and algorithm rules as JWT
  * verification, without claim checks. HMAC (`oct`) keys are accepted: the caller
  * passes the keys explicitly. Keys are parsed on every call and signatures are
- * checked in pure Rust; build a Verifier
+ * checked by node:crypto in Node (after its self-test), else in pure Rust
+ * (RS*, PS*, ES* in `jwtgate/full` only); build a Verifier
  * for hot paths. Throws JwtError (`invalid_key` when no key is usable).
  */
 export function verifyJws(token: string, jwkOrJwks: object | string): VerifiedJws;

@@ -678,22 +678,34 @@ use ecdsa_key;
 /// PS* cannot be verified at all.
 pub const PURE_RUST_RSA_ECDSA: bool = cfg!(feature = "rust-rsa-ecdsa");
 
-/// Whether `alg` can only be verified by the pure-Rust verifiers and this
-/// build does not have them: PS* without `rust-rsa-ecdsa` (no host offers
-/// RSASSA-PSS; Envoy's `verify_signature` is PKCS#1 v1.5 only).
-pub fn needs_pure_rust(alg: Alg) -> bool {
-    !PURE_RUST_RSA_ECDSA && matches!(alg, Alg::PS256 | Alg::PS384 | Alg::PS512)
-}
-
-/// Whether this build verifies `alg` in pure Rust: EdDSA and HS* always,
-/// RS*, PS* and ES* with `rust-rsa-ecdsa`.
-pub fn has_pure_rust_verifier(alg: Alg) -> bool {
+/// Whether this build's pure Rust verifies `alg`: every algorithm with the
+/// feature `rust-rsa-ecdsa`, else EdDSA and HS* only (RS*, PS* and ES* then
+/// need a host that handles them, [`crate::host::SignatureVerifier::handles`]).
+pub fn pure_rust_verifies(alg: Alg) -> bool {
     PURE_RUST_RSA_ECDSA || matches!(alg, Alg::EdDSA | Alg::HS256 | Alg::HS384 | Alg::HS512)
 }
 
+/// The family of `alg` as its RFC names it, for messages: `"RSASSA-PSS"`.
+pub fn family(alg: Alg) -> &'static str {
+    match alg {
+        Alg::RS256 | Alg::RS384 | Alg::RS512 => "RSASSA-PKCS1-v1_5",
+        Alg::PS256 | Alg::PS384 | Alg::PS512 => "RSASSA-PSS",
+        Alg::ES256 | Alg::ES384 | Alg::ES512 => "ECDSA",
+        Alg::EdDSA => "Ed25519",
+        Alg::HS256 | Alg::HS384 | Alg::HS512 => "HMAC",
+    }
+}
+
 /// What the errors of a build without the pure-Rust RSA and ECDSA verifiers
-/// tell the user to do.
+/// tell the user to do: the Envoy filter's full build, or the npm package's
+/// `jwtgate/full` entry (in the build with the feature `js`).
+#[cfg(not(feature = "js"))]
 pub const FULL_BUILD: &str = "use the full build with the pure-Rust RSA/ECDSA verifiers: jwtgate_filter_full.wasm, or the cargo feature rust-rsa-ecdsa";
+/// What the errors of a build without the pure-Rust RSA and ECDSA verifiers
+/// tell the user to do: the Envoy filter's full build, or the npm package's
+/// `jwtgate/full` entry (in the build with the feature `js`).
+#[cfg(feature = "js")]
+pub const FULL_BUILD: &str = "import \"jwtgate/full\", the npm module with the pure-Rust RSA/ECDSA verifiers (verifyAsync checks RSA and ECDSA signatures with WebCrypto)";
 
 /// SHA-256 of `bytes` (policy fingerprints, so caches notice a new policy).
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {

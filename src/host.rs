@@ -8,10 +8,12 @@
 //! The pure-Rust verifier ([`crate::alg::verify_signature`]) stays the
 //! reference: a host is only used after it passed [`self_test`], and any
 //! answer other than a clear yes or no falls back to pure Rust. In a build
-//! without the pure-Rust RSA/ECDSA verifiers (feature `rust-rsa-ecdsa` off,
-//! the small Envoy filter) there is nothing to fall back to for `RS*`/`ES*`: such
-//! a check is refused (`bad_signature`), and a host failing its self-test
-//! refuses the configuration.
+//! without the pure-Rust RSA/ECDSA verifiers (feature `rust-rsa-ecdsa` off:
+//! the small Envoy filter, the default npm module) there is nothing to fall
+//! back to for `RS*`/`PS*`/`ES*`: such a check is refused (`bad_signature`),
+//! a host failing its self-test refuses the configuration, and an algorithm
+//! the host does not handle ([`SignatureVerifier::handles`]) is refused at
+//! load ([`crate::Verifier::offer_host_crypto`]).
 //!
 //! Front ends implement [`SignatureVerifier`]: the Envoy filter with Envoy's
 //! `verify_signature` foreign function (BoringSSL), the npm package with
@@ -32,15 +34,6 @@ pub trait SignatureVerifier {
     /// pure Rust verifies its signatures).
     fn prepare(&mut self, key: &VerifyingKey) -> Option<u32>;
 
-    /// Whether this host checks `alg` signatures at all (all of them unless
-    /// it says otherwise). The core never asks it about the others: pure
-    /// Rust checks those, or, in a build without a pure-Rust verifier for
-    /// `alg`, the token is refused with `unsupported_alg`.
-    fn handles(&self, alg: Alg) -> bool {
-        let _ = alg;
-        true
-    }
-
     /// Checks `signature` over `signing_input` with a prepared key. The core
     /// has already checked that the key fits `alg` and that the signature has
     /// the right length and format (raw `r || s` for ECDSA). `Some(valid)` is
@@ -49,6 +42,15 @@ pub trait SignatureVerifier {
     /// token is refused with `verifier_unavailable` (HTTP 500).
     fn verify(&self, alg: Alg, handle: u32, signing_input: &[u8], signature: &[u8])
         -> Option<bool>;
+
+    /// Whether this host checks `alg` signatures at all (Envoy's
+    /// `verify_signature` has no RSASSA-PSS, so the Envoy host says no to
+    /// `PS*`). The core never asks a host about an algorithm it does not
+    /// handle, and refuses at load an algorithm that neither the host nor
+    /// this build's pure Rust verifies ([`crate::alg::pure_rust_verifies`]);
+    /// a token with such an alg that gets past that (a key fetched later) is
+    /// refused with `unsupported_alg`.
+    fn handles(&self, alg: Alg) -> bool;
 
     /// A short name for logs and explain output, e.g. `"envoy"` or `"node:crypto"`.
     fn name(&self) -> &'static str;
@@ -189,7 +191,8 @@ pub fn probes() -> Vec<Probe> {
 /// Checks a host before it is trusted: for every probe (RS256, ES256, EdDSA,
 /// HS256, HS384, HS512) it must accept a known-good signature and refuse the
 /// same signature with one bit flipped. A host that declines a key
-/// (`prepare` returns `None`) passes for that key: pure Rust handles it. That
+/// (`prepare` returns `None`) or an algorithm ([`SignatureVerifier::handles`])
+/// passes for it: pure Rust handles it, or the core refuses it. That
 /// the pure-Rust reference agrees with the probes is a fact of the build,
 /// pinned by the tests (natively here, in wasm by
 /// `js/test/worker-guard.test.mjs`), not checked again at run time: a first
@@ -204,6 +207,7 @@ pub fn probes() -> Vec<Probe> {
 /// impl SignatureVerifier for Yes {
 ///     fn prepare(&mut self, _: &VerifyingKey) -> Option<u32> { Some(0) }
 ///     fn verify(&self, _: Alg, _: u32, _: &[u8], _: &[u8]) -> Option<bool> { Some(true) }
+///     fn handles(&self, _: Alg) -> bool { true }
 ///     fn name(&self) -> &'static str { "yes" }
 /// }
 /// assert!(self_test(&mut Yes).unwrap_err().contains("accepted a bad RS256 signature"));
@@ -270,6 +274,9 @@ mod tests {
             let key = self.keys.get(handle as usize)?;
             Some(crate::alg::verify_signature(alg, key, input, sig).is_ok())
         }
+        fn handles(&self, _: Alg) -> bool {
+            true
+        }
         fn name(&self) -> &'static str {
             "reference"
         }
@@ -303,6 +310,9 @@ mod tests {
                 return self.answer;
             }
             self.reference.verify(alg, handle, input, sig)
+        }
+        fn handles(&self, _: Alg) -> bool {
+            true
         }
         fn name(&self) -> &'static str {
             "wrong"
@@ -398,6 +408,9 @@ mod tests {
             }
             fn verify(&self, _: Alg, _: u32, _: &[u8], _: &[u8]) -> Option<bool> {
                 Some(false)
+            }
+            fn handles(&self, _: Alg) -> bool {
+                true
             }
             fn name(&self) -> &'static str {
                 "no"

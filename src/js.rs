@@ -107,6 +107,11 @@ impl SignatureVerifier for JsHost {
             .verify(&self.alg_names[index], handle, signing_input, signature)
     }
 
+    /// node:crypto and WebCrypto both check every algorithm (RSA-PSS too).
+    fn handles(&self, _: Alg) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         self.name
     }
@@ -312,24 +317,49 @@ pub fn cli_report(
 /// algorithm rules). `jwk_json` is a single JWK or a JWK set, parsed on every
 /// call (a policy [`JsVerifier`] parses its keys once: use it on hot paths).
 /// `oct` (HMAC) keys are accepted: the caller passes the keys explicitly, which
-/// is the opt-in that a policy's `allow_hmac` is. No host crypto: signatures
-/// are checked in pure Rust. Returns `{"header","payload"}` with the protected
-/// header as JSON and the payload bytes as unpadded base64url, or throws the
-/// error (`invalid_key` when the set has no usable key).
+/// is the opt-in that a policy's `allow_hmac` is. `host` (node:crypto, in
+/// Node) checks the signatures once it passed the self-test, run on the
+/// first call only ([`JWS_HOST_TESTED`]); else pure Rust does. Returns
+/// `{"header","payload"}` with the protected header as JSON and the payload
+/// bytes as unpadded base64url, or throws the error (`invalid_key` when the
+/// set has no usable key).
 #[wasm_bindgen(js_name = verifyJws)]
-pub fn verify_jws(token: &str, jwk_json: &str) -> Result<String, JsValue> {
+pub fn verify_jws(
+    token: &str,
+    jwk_json: &str,
+    host: Option<HostCrypto>,
+) -> Result<String, JsValue> {
     let options = KeySetOptions {
         allow_symmetric: true,
         ..KeySetOptions::default()
     };
-    let keys = KeySet::from_json(jwk_json, &options).map_err(|e| thrown(&e))?;
+    let mut keys = KeySet::from_json(jwk_json, &options).map_err(|e| thrown(&e))?;
     let jws = UntrustedJws::parse(token, &Limits::default()).map_err(|e| thrown(&e))?;
-    let verified = jws::verify(&jws, &keys, &[]).map_err(|e| thrown(&e))?;
+    let mut host = host.map(|host| JsHost::new(host, "node:crypto"));
+    if let Some(h) = host.as_mut() {
+        use core::sync::atomic::Ordering::Relaxed;
+        if JWS_HOST_TESTED.load(Relaxed) == 0 {
+            let passed = crate::host::self_test(h).is_ok();
+            JWS_HOST_TESTED.store(if passed { 1 } else { 2 }, Relaxed);
+        }
+        if JWS_HOST_TESTED.load(Relaxed) == 1 {
+            keys.prepare_for(h);
+        } else {
+            host = None;
+        }
+    }
+    let host = host.as_ref().map(|h| h as &dyn SignatureVerifier);
+    let verified = jws::verify_traced(&jws, &keys, &[], host, &mut crate::explain::Trace::off())
+        .map_err(|e| thrown(&e))?;
     Ok(to_json(&json!({
         "header": jws.header,
         "payload": base64url::encode(&verified.payload),
     })))
 }
+
+/// Whether [`verify_jws`]'s host passed the self-test in this instance: 0 not
+/// run yet, 1 passed, 2 failed (then pure Rust checks every signature).
+static JWS_HOST_TESTED: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
 
 /// The host self-test's probes ([`crate::host::probes`]), for hosts that must
 /// answer them ahead of time: a JSON array of

@@ -31,7 +31,7 @@ use alloc::vec::Vec;
 
 use serde_json::{Map, Value};
 
-use crate::alg::{check_format, has_pure_rust_verifier, verify_signature, Alg, FULL_BUILD};
+use crate::alg::{check_format, pure_rust_verifies, verify_signature, Alg, FULL_BUILD};
 use crate::base64url;
 use crate::error::{err, Error, ErrorCode};
 use crate::explain::Trace;
@@ -241,21 +241,20 @@ fn check_signature(
     host: Option<&dyn SignatureVerifier>,
 ) -> Result<&'static str, Error> {
     check_format(alg, key.key(), signature)?;
+    let host = host.filter(|host| host.handles(alg));
     if let (Some(host), Some(handle)) = (host, key.host_handle()) {
-        if host.handles(alg) {
-            match host.verify(alg, handle, input, signature) {
-                Some(true) => return Ok(host.name()),
-                Some(false) => return Err(err!(BadSignature, "the signature does not verify")),
-                // The host takes this alg but failed: a fault, not the token's.
-                None if !has_pure_rust_verifier(alg) => {
-                    return Err(err!(
-                        VerifierUnavailable,
-                        "the host crypto ({}) gave no answer for this {alg} signature, and this build has no pure-Rust {alg} verifier ({FULL_BUILD})",
-                        host.name()
-                    ))
-                }
-                None => {}
+        match host.verify(alg, handle, input, signature) {
+            Some(true) => return Ok(host.name()),
+            Some(false) => return Err(err!(BadSignature, "the signature does not verify")),
+            // The host takes this alg but failed: a fault, not the token's.
+            None if !pure_rust_verifies(alg) => {
+                return Err(err!(
+                    VerifierUnavailable,
+                    "the host crypto ({}) gave no answer for this {alg} signature, and this build has no pure-Rust {alg} verifier ({FULL_BUILD})",
+                    host.name()
+                ))
             }
+            None => {}
         }
     }
     verify_signature(alg, key.key(), input, signature).map(|()| "pure Rust")

@@ -168,6 +168,11 @@ impl ProviderKeys {
         error
     }
 
+    /// The configured keys (`jwks`, PEM keys, or `set_jwks`), if any.
+    pub(crate) fn configured(&self) -> Option<&KeySet> {
+        self.configured.as_ref()
+    }
+
     pub(crate) fn set_configured(&mut self, set: KeySet) {
         if let Some(remote) = &mut self.remote {
             remote.combined = remote.source.key_set().map(|fetched| set.union(fetched));

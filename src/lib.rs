@@ -28,7 +28,7 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | *(none)* | the `no_std` core; builds for `wasm32-unknown-unknown` |
-//! | `rust-rsa-ecdsa` (default) | the pure-Rust RSA and ECDSA verifiers: the reference, PS*, `signature_verifier: "rust"` and the fallback when a host fails its self-test; the small Envoy filter is built without it |
+//! | `rust-rsa-ecdsa` (default) | the pure-Rust RSA and ECDSA verifiers: the reference, PS*, `signature_verifier: "rust"` and the fallback when a host fails its self-test; the small Envoy filter and the default npm module are built without it (`jwtgate/full` has it) |
 //! | `envoy` | the proxy-wasm HTTP filter (link as a cdylib) |
 //! | `js` | the wasm-bindgen bindings behind the npm package |
 //! | `sidecar` | the native `jwtgate` binary (`src/sidecar/`: `serve`, `inspect`, `verify`); links `std`, tokio, hyper, aws-lc-rs |

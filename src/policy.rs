@@ -461,18 +461,11 @@ impl Policy {
                 check_header_name(h, &at("forward_payload_header"))?;
             }
             for (i, a) in p.algorithms.iter().enumerate() {
-                let Some(alg) = crate::alg::Alg::from_name(a) else {
+                if crate::alg::Alg::from_name(a).is_none() {
                     return Err(config_error(format!(
                         "{}[{i}]: unsupported algorithm \"{a}\" (supported: {})",
                         at("algorithms"),
                         supported_algs()
-                    )));
-                };
-                if crate::alg::needs_pure_rust(alg) {
-                    return Err(config_error(format!(
-                        "{}[{i}]: {alg} (RSASSA-PSS) has no verifier in this build; {}",
-                        at("algorithms"),
-                        crate::alg::FULL_BUILD
                     )));
                 }
             }

@@ -188,6 +188,10 @@ impl SignatureVerifier for Recorder {
         });
         Some(false)
     }
+    /// Every request is recorded; the asynchronous host answers what it can.
+    fn handles(&self, _: Alg) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "recorder"
     }
@@ -328,11 +332,55 @@ impl Verifier {
                 }
             }
         }
+        self.refuse_unverifiable(host.as_ref())?;
         for provider in &mut self.providers {
             provider.keys.prepare_for(host.as_mut());
         }
         self.host = HostSlot(Some(host));
         Ok(self.signature_checker())
+    }
+
+    /// Refuses (`invalid_config`, naming the field) an algorithm that neither
+    /// this build's pure Rust ([`crate::alg::pure_rust_verifies`]) nor `host`
+    /// ([`SignatureVerifier::handles`]) verifies, in a provider's `algorithms`
+    /// or as a configured key's `alg`: e.g. PS* in the small Envoy filter,
+    /// whose host has no RSASSA-PSS. Keys that arrive later (`set_jwks`, a
+    /// key source) are not checked here; a token needing such a check is
+    /// refused when it comes (`unsupported_alg`), never passed.
+    fn refuse_unverifiable(&self, host: &dyn SignatureVerifier) -> Result<(), Error> {
+        let unverifiable = |alg: Alg| -> Option<String> {
+            (!crate::alg::pure_rust_verifies(alg) && !host.handles(alg)).then(|| {
+                format!(
+                    "{alg} ({}) has no verifier in this build: not its pure Rust, not the host crypto ({}); {}",
+                    crate::alg::family(alg),
+                    host.name(),
+                    crate::alg::FULL_BUILD
+                )
+            })
+        };
+        for provider in &self.providers {
+            let name = &provider.name;
+            for (i, a) in provider.config.algorithms.iter().enumerate() {
+                if let Some(why) = Alg::from_name(a).and_then(unverifiable) {
+                    return Err(err!(
+                        InvalidConfig,
+                        "providers.{name}.algorithms[{i}]: {why}"
+                    ));
+                }
+            }
+            let keys = provider.keys.configured().map_or(&[][..], KeySet::keys);
+            for key in keys {
+                if let Some(why) = key.alg().and_then(unverifiable) {
+                    let kid = key.kid().map(|k| format!(" \"{}\"", printable(k)));
+                    return Err(err!(
+                        InvalidConfig,
+                        "providers.{name}.jwks: the key{}'s \"alg\" {why}",
+                        kid.unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Replaces a provider's key set (remote JWKS, key rotation): the new set

@@ -462,6 +462,9 @@ impl jwtgate::host::SignatureVerifier for CountingHost {
         let key = self.keys.get(handle as usize)?;
         Some(jwtgate::alg::verify_signature(alg, key, input, sig).is_ok())
     }
+    fn handles(&self, _: jwtgate::Alg) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "counting host"
     }
@@ -475,6 +478,9 @@ impl jwtgate::host::SignatureVerifier for Yes {
     }
     fn verify(&self, _: jwtgate::Alg, _: u32, _: &[u8], _: &[u8]) -> Option<bool> {
         Some(true)
+    }
+    fn handles(&self, _: jwtgate::Alg) -> bool {
+        true
     }
     fn name(&self) -> &'static str {
         "yes"
@@ -668,6 +674,9 @@ impl jwtgate::host::SignatureVerifier for Answers {
             self.misses.set(self.misses.get() + 1);
         }
         answer
+    }
+    fn handles(&self, _: jwtgate::Alg) -> bool {
+        true
     }
     fn name(&self) -> &'static str {
         "async host"

@@ -1,15 +1,14 @@
 //! The build without the pure-Rust RSA/ECDSA verifiers (`--no-default-features`,
-//! the small filter): what needs them is refused at load with the field named,
+//! the small filter): what needs them and the host does not handle (PS* with
+//! Envoy's host) is refused at load with the field named,
 //! the key checks are the same, and an RS*/ES* signature no host checked is
 //! refused (`unsupported_alg` if no host takes the alg, `verifier_unavailable`,
 //! HTTP 500, if the host takes it and gives no answer), never passed. Run by scripts/test.sh:
 //! `cargo test --no-default-features --test small_build`.
 #![cfg(not(feature = "rust-rsa-ecdsa"))]
 
-use std::cell::RefCell;
-
-use jwtgate::alg::{verify_signature, Alg, HostKey, VerifyingKey};
-use jwtgate::host::{probes, SignatureVerifier};
+use jwtgate::alg::{verify_signature, Alg, VerifyingKey};
+use jwtgate::host::SignatureVerifier;
 use jwtgate::http::{Decision, Request};
 use jwtgate::verify::VerifyOptions;
 use jwtgate::{ErrorCode, Verifier};
@@ -24,10 +23,48 @@ fn policy(jwk: &str, provider_extra: &str, extra: &str) -> String {
 // RFC 7515 Appendix A.3's P-256 key.
 const EC_JWK: &str = r#"{"kty":"EC","crv":"P-256","kid":"e","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
 
+/// Loads `json` and offers it a host like Envoy's (RS* and ES*, no PS*), as
+/// the small filter does; the refusal's message.
+/// An RSA key (the host self-test's probe key) with `"alg":"PS256"`.
+const PS_KEY: &str = r#"{"kty":"RSA","kid":"e","alg":"PS256","e":"AQAB","n":"tXcT3vaW_hz_SgXJuo9sqSfpULgDw63ETk-ot2k-FK10e9ThJdQLnOkst8sKQcpqqwXPal8p-_xTCU7p3hWPWWB-W5_4wJmAg6CRy2-8S7nQ-pBYal6fU0vRIrbM72hI-DHx42_zJkwT1m0d9y7rbAVZty-sViSTN3J2tfV_PJr9d8C2K0rsmkf_tze_rVo3rAoPjyKdXMN79q4S-1i_l3coZYv1bN7N8PCvfKSugv_SLlMsvtDP56-JYfQ5zmA-WV8sQbG0zO9fDKW19zPDUityyRYZM35k7Hb_Zxh1wfSsfG03zk_tM2chaRqD-vEnyS9sGpT8c5GtX1jgYF09Gw"}"#;
+
 fn refusal(json: &str) -> String {
-    let e = Verifier::from_json(json).expect_err("the policy must be refused");
+    let e = Verifier::from_json(json)
+        .and_then(|mut v| {
+            v.offer_host_crypto(Box::new(EnvoyLike::default()))
+                .map(|_| ())
+        })
+        .expect_err("the policy must be refused");
     assert_eq!(e.code(), ErrorCode::InvalidConfig, "{}", e.message());
     e.message().to_string()
+}
+
+/// A host that handles what Envoy's `verify_signature` does (RS*, ES*) and
+/// answers the self-test's probes by their known signatures (this build has
+/// no pure-Rust RSA/ECDSA to compute an answer with).
+#[derive(Default)]
+struct EnvoyLike {
+    keys: Vec<VerifyingKey>,
+}
+impl SignatureVerifier for EnvoyLike {
+    fn prepare(&mut self, key: &VerifyingKey) -> Option<u32> {
+        key.spki_der()?;
+        self.keys.push(key.clone());
+        Some(self.keys.len() as u32 - 1)
+    }
+    fn verify(&self, alg: Alg, handle: u32, input: &[u8], sig: &[u8]) -> Option<bool> {
+        let key = self.keys.get(handle as usize)?;
+        let probe = jwtgate::host::probes()
+            .into_iter()
+            .find(|p| p.alg == alg && p.key.spki_der() == key.spki_der() && p.message == input)?;
+        Some(probe.good == sig)
+    }
+    fn handles(&self, alg: Alg) -> bool {
+        !matches!(alg, Alg::PS256 | Alg::PS384 | Alg::PS512)
+    }
+    fn name(&self) -> &'static str {
+        "envoy-like"
+    }
 }
 
 #[test]
@@ -46,19 +83,53 @@ fn a_policy_that_needs_pure_rust_is_refused_with_the_field_named() {
         "{m}"
     );
     assert!(m.contains("jwtgate_filter_full.wasm"), "{m}");
-    let ps_key = EC_JWK.replace(r#""kid":"e""#, r#""kid":"e","alg":"PS256""#);
-    let m = refusal(&policy(&ps_key, "", ""));
+    let m = refusal(&policy(PS_KEY, "", ""));
     assert!(
         m.contains("PS256 (RSASSA-PSS) has no verifier in this build"),
         "{m}"
     );
-    // The rest loads.
-    Verifier::from_json(&policy(
+    // The rest loads, with that host and without one (a PS* policy too:
+    // with no host, what it would need is refused per token, as below).
+    let mut v = Verifier::from_json(&policy(
         EC_JWK,
         r#""algorithms":["RS256","ES256","EdDSA"],"#,
         "",
     ))
     .unwrap();
+    assert_eq!(
+        v.offer_host_crypto(Box::new(EnvoyLike::default())).unwrap(),
+        "envoy-like"
+    );
+    Verifier::from_json(&policy(PS_KEY, r#""algorithms":["PS256"],"#, "")).unwrap();
+}
+
+/// A host that handles every algorithm (as node:crypto does).
+struct Everything(EnvoyLike);
+impl SignatureVerifier for Everything {
+    fn prepare(&mut self, key: &VerifyingKey) -> Option<u32> {
+        self.0.prepare(key)
+    }
+    fn verify(&self, alg: Alg, handle: u32, input: &[u8], sig: &[u8]) -> Option<bool> {
+        self.0.verify(alg, handle, input, sig)
+    }
+    fn handles(&self, _: Alg) -> bool {
+        true
+    }
+    fn name(&self) -> &'static str {
+        "everything"
+    }
+}
+
+#[test]
+fn ps_loads_when_the_host_handles_it() {
+    for json in [
+        policy(EC_JWK, r#""algorithms":["RS256","PS384"],"#, ""),
+        policy(PS_KEY, "", ""),
+    ] {
+        let mut v = Verifier::from_json(&json).unwrap();
+        let host = Everything(EnvoyLike::default());
+        assert_eq!(v.offer_host_crypto(Box::new(host)).unwrap(), "everything");
+    }
 }
 
 /// A host that fails the self-test (says no to everything).
@@ -69,6 +140,9 @@ impl SignatureVerifier for No {
     }
     fn verify(&self, _: Alg, _: u32, _: &[u8], _: &[u8]) -> Option<bool> {
         Some(false)
+    }
+    fn handles(&self, _: Alg) -> bool {
+        true
     }
     fn name(&self) -> &'static str {
         "no"
@@ -132,50 +206,18 @@ fn key_checks_are_unchanged_and_unchecked_signatures_are_refused() {
     assert_eq!(e.code(), ErrorCode::KeyMismatch);
 }
 
-/// A host that knows the answers to the self-test's probes and gives no
-/// answer for any other key: what Envoy's crypto does when it cannot use a
-/// key (an error instead of a yes or no).
-#[derive(Default)]
-struct ProbesOnly {
-    keys: RefCell<Vec<VerifyingKey>>,
-}
-impl SignatureVerifier for ProbesOnly {
-    fn prepare(&mut self, key: &VerifyingKey) -> Option<u32> {
-        let mut keys = self.keys.borrow_mut();
-        keys.push(key.clone());
-        u32::try_from(keys.len() - 1).ok()
-    }
-    fn verify(&self, alg: Alg, handle: u32, input: &[u8], sig: &[u8]) -> Option<bool> {
-        let keys = self.keys.borrow();
-        let key = keys.get(handle as usize)?;
-        let probe = probes()
-            .into_iter()
-            .find(|p| p.alg == alg && p.message == input && same_key(&p.key, key))?;
-        Some(sig == probe.good.as_slice())
-    }
-    fn name(&self) -> &'static str {
-        "probes-only"
-    }
-}
-
-fn same_key(a: &VerifyingKey, b: &VerifyingKey) -> bool {
-    match (a.host_key(), b.host_key()) {
-        (Some(HostKey::Public(a)), Some(HostKey::Public(b))) => a == b,
-        (Some(HostKey::Secret(a)), Some(HostKey::Secret(b))) => a == b,
-        _ => false,
-    }
-}
-
 #[test]
 fn a_host_that_gives_no_answer_is_a_500_not_a_401() {
+    // EnvoyLike answers only the probes: for any other key it gives no
+    // answer, as Envoy's crypto does when it cannot use a key.
     // RFC 7515 Appendix A.3's ES256 JWS, with its P-256 key.
     let token = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
     let json =
         policy(EC_JWK, "", r#""signature_verifier":"host","#).replace("https://idp.example", "joe");
     let mut v = Verifier::from_json(&json).unwrap();
     assert_eq!(
-        v.offer_host_crypto(Box::new(ProbesOnly::default())),
-        Ok("probes-only")
+        v.offer_host_crypto(Box::new(EnvoyLike::default())),
+        Ok("envoy-like")
     );
     let now = 1_300_819_000;
     let e = v
@@ -184,7 +226,7 @@ fn a_host_that_gives_no_answer_is_a_500_not_a_401() {
     assert_eq!(e.code(), ErrorCode::VerifierUnavailable, "{e}");
     assert!(
         e.message()
-            .contains("the host crypto (probes-only) gave no answer for this ES256 signature"),
+            .contains("the host crypto (envoy-like) gave no answer for this ES256 signature"),
         "{e}"
     );
     let headers = [("authorization".to_string(), format!("Bearer {token}"))];

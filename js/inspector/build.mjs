@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Builds the inspector into js/inspector/dist/ from the page's three files and
-// the package's browser entry (js/src/, js/pkg/jwtgate.js; run js/build.sh
-// first, `make inspector` does). The module's bytes go into pkg/wasm-bytes.js
+// the package's browser entry over the `jwtgate/full` module (js/src/,
+// js/full/pkg/; run js/build.sh first, `make inspector` does): the page
+// explains tokens synchronously, RS*/PS*/ES* too, which needs the pure-Rust
+// RSA/ECDSA verifiers the default module leaves out. The module's bytes go into pkg/wasm-bytes.js
 // as base64, so the page instantiates them without a fetch and its
 // Content-Security-Policy can say connect-src 'none'.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -11,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const JS = path.join(HERE, '..');
 const DIST = path.join(HERE, 'dist');
-const WASM = path.join(JS, 'pkg', 'jwtgate_bg.wasm');
+const WASM = path.join(JS, 'full', 'pkg', 'jwtgate_bg.wasm');
 
 if (!existsSync(WASM)) {
   console.error(`inspector: ${path.relative(process.cwd(), WASM)} is missing; run js/build.sh (or make inspector) first`);
@@ -25,7 +27,7 @@ for (const file of ['index.html', 'inspector.js', 'inspector.css']) copyFileSync
 for (const file of readdirSync(path.join(JS, 'src'))) {
   if (file.endsWith('.js') && !file.startsWith('node')) copyFileSync(path.join(JS, 'src', file), path.join(DIST, 'src', file));
 }
-copyFileSync(path.join(JS, 'pkg', 'jwtgate.js'), path.join(DIST, 'pkg', 'jwtgate.js'));
+copyFileSync(path.join(JS, 'full', 'pkg', 'jwtgate.js'), path.join(DIST, 'pkg', 'jwtgate.js'));
 const wasm = readFileSync(WASM);
 writeFileSync(
   path.join(DIST, 'pkg', 'wasm-bytes.js'),

@@ -120,7 +120,8 @@ function bytes(base64url) {
  * JWK set, as an object or JSON text. HMAC (`oct`) keys are accepted, since the
  * caller passes the keys. Returns { header, payload } with `payload` the bytes
  * (Uint8Array), or throws JwtError. The keys are parsed on every call, and
- * signatures are checked in pure Rust; for many tokens, a Verifier is faster.
+ * signatures are checked by node:crypto in Node (after the self-test), else in
+ * pure Rust; for many tokens, a Verifier is faster.
  */
 export function verifyJws(token, jwkOrJwks) {
   assertReady();
@@ -129,7 +130,7 @@ export function verifyJws(token, jwkOrJwks) {
     throw new TypeError('jwtgate: the key must be a JWK or a JWK set, as an object or a JSON string');
   }
   const json = typeof jwkOrJwks === 'string' ? jwkOrJwks : JSON.stringify(jwkOrJwks);
-  const { header, payload } = JSON.parse(call(() => wasmVerifyJws(token, json)));
+  const { header, payload } = JSON.parse(call(() => wasmVerifyJws(token, json, hostCrypto?.())));
   return { header, payload: bytes(payload) };
 }
 
@@ -187,8 +188,8 @@ export class Verifier {
 
   /**
    * `options.hostCrypto`: "auto" (default): node:crypto where the platform has
-   * it (Node), for verify and verifyAsync; elsewhere verify is pure Rust and
-   * verifyAsync uses WebCrypto. "webcrypto": verifyAsync uses WebCrypto even in
+   * it (Node), for verify and verifyAsync; elsewhere verify is pure Rust (RS*,
+   * PS*, ES* in jwtgate/full only) and verifyAsync uses WebCrypto. "webcrypto": verifyAsync uses WebCrypto even in
    * Node, and verify is pure Rust (the browsers' behaviour, for tests).
    * `options.subtle`: the SubtleCrypto for WebCrypto (default `globalThis.crypto.subtle`).
    * Remote keys: `options.fetch` (default `globalThis.fetch`), `options.clock`

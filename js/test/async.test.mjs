@@ -5,7 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createVerifier, JwtError } from 'jwtgate';
+import { createVerifier } from 'jwtgate';
+// What needs the pure-Rust RSA/ECDSA (a synchronous verify with no sync host,
+// "signature_verifier": "rust", the fallback after a failed self-test) runs
+// on jwtgate/full; the default module's refusals there: module-full-*.test.mjs
+// and the last test here.
+import * as full from 'jwtgate/full';
 import { ALL_ALGS, ASYMMETRIC, NOW, claims, flipSignatureBit, keyFor, policyFor, sign } from './helpers.mjs';
 
 const WEBCRYPTO = { hostCrypto: 'webcrypto' };
@@ -32,7 +37,7 @@ function spy(rewrite = (valid) => valid, { ed25519 = true } = {}) {
   return { subtle, calls };
 }
 
-const rejectsWith = (promise, code) => assert.rejects(promise, (err) => err instanceof JwtError && err.code === code);
+const rejectsWith = (promise, code) => assert.rejects(promise, (err) => err?.name === 'JwtError' && err.code === code);
 
 for (const alg of ALL_ALGS) {
   test(`${alg} verifyAsync with WebCrypto: a jose token verifies; one flipped signature bit does not`, async () => {
@@ -96,7 +101,7 @@ test('the WebCrypto answers are what the core uses (a host saying "no" refuses v
   const { subtle } = spy((valid, data) => valid && probes.some((p) => sameBytes(new Uint8Array(data), p)));
   for (const alg of ['RS256', 'PS384', 'ES512', 'EdDSA', 'HS256']) {
     const key = await keyFor(alg);
-    const verifier = createVerifier(policyFor([key]), { ...WEBCRYPTO, subtle });
+    const verifier = full.createVerifier(policyFor([key]), { ...WEBCRYPTO, subtle });
     const token = await sign(key);
     if (native(alg)) {
       await rejectsWith(verifier.verifyAsync(token, { now: NOW }), 'bad_signature');
@@ -111,7 +116,7 @@ test('the WebCrypto answers are what the core uses (a host saying "no" refuses v
 test('"signature_verifier": "rust": verifyAsync never calls WebCrypto', async () => {
   const key = await keyFor('ES256');
   const { subtle, calls } = spy();
-  const verifier = createVerifier(policyFor([key], {}, { signature_verifier: 'rust' }), { ...WEBCRYPTO, subtle });
+  const verifier = full.createVerifier(policyFor([key], {}, { signature_verifier: 'rust' }), { ...WEBCRYPTO, subtle });
   const token = await sign(key);
   assert.equal((await verifier.verifyAsync(token, { now: NOW })).provider, 'main');
   await rejectsWith(verifier.verifyAsync(flipSignatureBit(token), { now: NOW }), 'bad_signature');
@@ -125,15 +130,15 @@ test('a WebCrypto that fails the self-test: "host" rejects with invalid_config, 
   const liar = spy(() => true).subtle; // says yes to everything
   const missing = {}; // no SubtleCrypto at all (e.g. an insecure browser context)
   for (const subtle of [liar, missing]) {
-    const strict = createVerifier(policyFor([key], {}, { signature_verifier: 'host' }), { ...WEBCRYPTO, subtle });
+    const strict = full.createVerifier(policyFor([key], {}, { signature_verifier: 'host' }), { ...WEBCRYPTO, subtle });
     for (let i = 0; i < 2; i++) {
       await assert.rejects(strict.verifyAsync(token, { now: NOW }), (err) => {
-        assert.ok(err instanceof JwtError && err.code === 'invalid_config', String(err));
+        assert.ok(err instanceof full.JwtError && err.code === 'invalid_config', String(err));
         assert.match(err.message, /WebCrypto.*self-test/);
         return true;
       });
     }
-    const lenient = createVerifier(policyFor([key]), { ...WEBCRYPTO, subtle });
+    const lenient = full.createVerifier(policyFor([key]), { ...WEBCRYPTO, subtle });
     assert.equal((await lenient.verifyAsync(token, { now: NOW })).provider, 'main');
     await rejectsWith(lenient.verifyAsync(flipSignatureBit(token), { now: NOW }), 'bad_signature');
     assert.equal(lenient.signatureChecker, 'pure Rust');
@@ -228,13 +233,24 @@ test('a WebCrypto wrong about Ed25519 alone fails the self-test (RFC 8032 probe)
     ...subtle,
     verify: async (params, k, signature, data) => (params.name === 'Ed25519' ? true : subtle.verify(params, k, signature, data)),
   };
-  const strict = createVerifier(policyFor([key], {}, { signature_verifier: 'host' }), { ...WEBCRYPTO, subtle: liar });
+  const strict = full.createVerifier(policyFor([key], {}, { signature_verifier: 'host' }), { ...WEBCRYPTO, subtle: liar });
   await assert.rejects(strict.verifyAsync(token, { now: NOW }), (err) => {
     assert.equal(err.code, 'invalid_config');
     assert.match(err.message, /WebCrypto accepted a bad EdDSA signature/);
     return true;
   });
-  const lenient = createVerifier(policyFor([key]), { ...WEBCRYPTO, subtle: liar });
+  const lenient = full.createVerifier(policyFor([key]), { ...WEBCRYPTO, subtle: liar });
   await rejectsWith(lenient.verifyAsync(flipSignatureBit(token), { now: NOW }), 'bad_signature');
   assert.equal(lenient.signatureChecker, 'pure Rust');
+});
+
+test('the default module has no pure Rust to fall back to: a WebCrypto failing the self-test is refused under "auto" too', async () => {
+  const key = await keyFor('RS256');
+  const liar = spy(() => true).subtle;
+  const verifier = createVerifier(policyFor([key]), { ...WEBCRYPTO, subtle: liar });
+  await assert.rejects(verifier.verifyAsync(await sign(key), { now: NOW }), (err) => {
+    assert.equal(err.code, 'invalid_config');
+    assert.match(err.message, /WebCrypto.*self-test.*no pure-Rust RSA\/ECDSA to fall back to; import "jwtgate\/full"/);
+    return true;
+  });
 });

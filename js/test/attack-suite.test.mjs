@@ -2,12 +2,15 @@
 // tests/fixtures/tokens/cases.json (tokens minted by PyJWT; the Rust core tests
 // check the same file) with tests/fixtures/tokens/policy.json, through three
 // signature paths: node:crypto (verify), WebCrypto (verifyAsync with
-// hostCrypto "webcrypto") and pure Rust ("signature_verifier": "rust").
+// hostCrypto "webcrypto"), both in the default module, and pure Rust
+// ("signature_verifier": "rust", in jwtgate/full: the default module has no
+// pure-Rust RSA/ECDSA).
 // One core, one answer: every verdict must be the case's `expect`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createVerifier } from 'jwtgate';
+import { createVerifier as createFullVerifier } from 'jwtgate/full';
 
 const fixture = (name) => JSON.parse(readFileSync(new URL(`../../tests/fixtures/tokens/${name}`, import.meta.url), 'utf8'));
 const policy = fixture('policy.json');
@@ -30,7 +33,7 @@ const paths = {
     verify: (v, token, options) => v.verifyAsync(token, options),
   },
   'pure Rust': {
-    verifier: createVerifier({ ...policy, signature_verifier: 'rust' }),
+    verifier: createFullVerifier({ ...policy, signature_verifier: 'rust' }),
     verify: (v, token, options) => v.verify(token, options),
   },
 };

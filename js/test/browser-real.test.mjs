@@ -29,8 +29,8 @@ const RFC8037_PRIVATE = {
 
 // ---------------------------------------------------------------- static server
 
-/** js/{pkg,src,examples} and the in-memory files `extra`. */
-const serveJs = (extra) => serve(JS_DIR, { dirs: ['pkg', 'src', 'examples'], extra });
+/** js/{pkg,src,full,examples} and the in-memory files `extra`. */
+const serveJs = (extra) => serve(JS_DIR, { dirs: ['pkg', 'src', 'full', 'examples'], extra });
 
 // ---------------------------------------------------------------- one runner, two platforms
 
@@ -253,7 +253,7 @@ test('the server answers .wasm as application/wasm and .js/.mjs as text/javascri
   assert.equal((await fetch(`${site.base}/examples/../package.json`)).status, 404);
 });
 
-test('in Chromium, the browser entry gives the same answers as Node (one core, one answer)', { timeout: 60_000 }, async (t) => {
+test('in Chromium, the browser entry of jwtgate/full gives the same answers as Node (one core, one answer)', { timeout: 60_000 }, async (t) => {
   const { cases, policies } = fixtures;
   const node = await runCases(jwtgate, cases, policies);
   assertExpected('node', cases, node.results);
@@ -262,7 +262,7 @@ test('in Chromium, the browser entry gives the same answers as Node (one core, o
   const { page, problems } = await openPage(t, '/test/blank.html');
   const inBrowser = await page.evaluate(
     async ({ cases, policies }) => {
-      const m = await import('/src/browser.js');
+      const m = await import('/full/src/browser.js');
       let early;
       try {
         m.decode('a.b.c');
@@ -296,7 +296,62 @@ test('in Chromium, the browser entry gives the same answers as Node (one core, o
   }
   assert.deepEqual([...checkers].sort(), ['node:crypto', 'pure Rust'], 'explain names the checker on each side');
   // The module came over the wire as application/wasm (streaming compilation, no fallback warning).
-  assert.ok(site.log.some((r) => r.path === '/pkg/jwtgate_bg.wasm' && r.type === 'application/wasm'));
+  assert.ok(site.log.some((r) => r.path === '/full/pkg/jwtgate_bg.wasm' && r.type === 'application/wasm'));
+  assert.deepEqual(problems, []);
+});
+
+test('in Chromium, the default module gives Node\'s answers, except a synchronous RS*/PS*/ES* check: refused, naming verifyAsync and jwtgate/full', { timeout: 60_000 }, async (t) => {
+  const { cases, policies } = fixtures;
+  const node = await runCases(jwtgate, cases, policies);
+  const { page, problems } = await openPage(t, '/test/blank.html');
+  const inBrowser = await page.evaluate(
+    async ({ cases, policies }) => {
+      const m = await import('/src/browser.js');
+      await m.init();
+      const { default: run } = await import('/test/run-cases.mjs');
+      return run(m, cases, policies);
+    },
+    { cases, policies },
+  );
+  assert.deepEqual(inBrowser.signatureCheckers, { sync: 'pure Rust', async: 'WebCrypto' });
+  const headerAlg = (token) => {
+    try {
+      return JSON.parse(Buffer.from(token.split('.')[0], 'base64url')).alg;
+    } catch {
+      return undefined;
+    }
+  };
+  const refusal = (r) => {
+    if (r.ok && r.value?.ok === false) return { code: r.value.code, message: r.value.message };
+    if (r.ok && r.value?.allow === false) return { code: /"error":"(\w+)"/.exec(r.value.body)?.[1], message: r.value.body };
+    return r.ok ? undefined : { code: r.code, message: r.message };
+  };
+  // explain names who checked the signature: the one allowed difference.
+  const bySomeChecker = (r) => {
+    if (!r.ok || !Array.isArray(r.value?.checks)) return r;
+    const checks = r.value.checks.map((c) => (c.check === 'signature' ? { ...c, detail: c.detail.replace(/ by (pure Rust|node:crypto)$/, '') } : c));
+    return { ...r, value: { ...r.value, checks } };
+  };
+  let refused = 0;
+  for (let i = 0; i < cases.length; i++) {
+    const c = cases[i];
+    const label = `case ${i} ${c.op} ${c.name}`;
+    const needsHost = ['verify', 'explain', 'authorize', 'verifyJws'].includes(c.op) && /^(RS|PS|ES)/.test(headerAlg(c.token ?? '') ?? '');
+    const [b, n] = [inBrowser.results[i], node.results[i]];
+    if (needsHost && (node.results[i].ok && node.results[i].value?.ok !== false && node.results[i].value?.allow !== false)) {
+      const r = refusal(b);
+      assert.equal(r?.code, 'unsupported_alg', `${label}: refused, never passed`);
+      assert.match(r.message, /verifyAsync/, label);
+      assert.match(r.message, /jwtgate\/full/, label);
+      refused++;
+    } else if (!needsHost) {
+      assert.deepEqual(bySomeChecker(b), bySomeChecker(n), `${label}: Chromium and Node differ`);
+    } else {
+      assert.equal(refusal(b)?.code !== undefined, true, `${label}: refused in both`);
+    }
+  }
+  assert.ok(refused >= 9, `${refused} synchronous RS*/PS*/ES* acceptances refused`);
+  assert.ok(cases.some((c) => c.op === 'verifyAsync' && /^(RS|PS|ES)/.test(headerAlg(c.token) ?? '') && c.expect === 'ok'), 'verifyAsync covers RS*/PS*/ES*');
   assert.deepEqual(problems, []);
 });
 

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { createHmac, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { createVerifier, JwtError } from 'jwtgate';
 import { JsVerifier, hostProbes } from '../pkg/jwtgate.js';
+import 'jwtgate/full'; // loads the full module, for its pure-Rust fallback
+import { JsVerifier as FullJsVerifier } from '../full/pkg/jwtgate.js';
 import { nodeCrypto } from '../src/node-crypto.js';
 import { NOW, b64json, claims, flipSignatureBit, jose, keyFor, policyFor, sign } from './helpers.mjs';
 
@@ -40,9 +42,13 @@ for (const [prefix, answer, alg, words] of [
     const error = thrownCode(() => new JsVerifier(policy('host'), brokenFor(prefix, answer)));
     assert.equal(error?.code, 'invalid_config');
     assert.match(error.message, new RegExp(`node:crypto.*self-test.*${words}`));
-    // "auto": a warning, and pure Rust checks every signature, so the broken
-    // host never decides (a forged token is still refused).
-    const inner = new JsVerifier(policy('auto'), brokenFor(prefix, answer));
+    // "auto", default module: no pure-Rust RSA/ECDSA to fall back to, refused too.
+    const small = thrownCode(() => new JsVerifier(policy('auto'), brokenFor(prefix, answer)));
+    assert.equal(small?.code, 'invalid_config');
+    assert.match(small.message, new RegExp(`${words}.*no pure-Rust RSA/ECDSA to fall back to; import "jwtgate/full"`));
+    // "auto", jwtgate/full: a warning, and pure Rust checks every signature, so
+    // the broken host never decides (a forged token is still refused).
+    const inner = new FullJsVerifier(policy('auto'), brokenFor(prefix, answer));
     assert.equal(inner.signatureChecker, 'pure Rust');
     assert.match(JSON.parse(inner.warnings()).join('\n'), new RegExp(`${words}.*using pure Rust`));
     const token = await sign(key);

@@ -17,8 +17,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import 'jwtgate'; // loads the wasm module
-import { referenceSignatureCheck } from '../pkg/jwtgate.js';
+import 'jwtgate/full'; // loads the module with the pure-Rust reference
+import { referenceSignatureCheck } from '../full/pkg/jwtgate.js';
 import { nodeCrypto } from '../src/node-crypto.js';
 import { webCryptoHost } from '../src/webcrypto.js';
 

@@ -25,12 +25,14 @@ test('exports: bundlers for the web (no node condition) get the init() entry poi
   assert.deepEqual(Object.keys(root), ['types', 'node', 'browser', 'default'], 'types first, default last');
   assert.equal(root.browser, './src/browser.js');
   assert.equal(root.default, './src/browser.js');
+  // jwtgate/full: the same entry points over the module with the pure-Rust RSA/ECDSA.
+  assert.deepEqual(exports['./full'], { types: './index.d.ts', node: './full/src/node.js', browser: './full/src/browser.js', default: './full/src/browser.js' });
 });
 
 test('npm pack ships the module, the glue, the types and the CLI, and no tests', () => {
   const [info] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: dir, encoding: 'utf8' }));
   const files = info.files.map((f) => f.path).sort();
-  for (const f of ['pkg/jwtgate_bg.wasm', 'pkg/jwtgate.js', 'src/node.js', 'src/browser.js', 'index.d.ts', 'bin/jwtgate.mjs', 'README.md']) {
+  for (const f of ['pkg/jwtgate_bg.wasm', 'pkg/jwtgate.js', 'src/node.js', 'src/browser.js', 'full/pkg/jwtgate_bg.wasm', 'full/pkg/jwtgate.js', 'full/src/node.js', 'full/src/browser.js', 'full/src/api.js', 'index.d.ts', 'bin/jwtgate.mjs', 'README.md']) {
     assert.ok(files.includes(f), `${f} is packed`);
   }
   assert.ok(!files.some((f) => f.startsWith('test/') || f.startsWith('node_modules/')), files.join(' '));

@@ -86,19 +86,27 @@ test('a policy that does not load throws invalid_config', () => {
 
 // The core's host self-test does not run the pure-Rust reference on its probes
 // at run time (src/host.rs, self_test: that cost most of a worker's startup);
-// this pins, in the wasm build the worker ships, that the reference accepts
-// each probe's good signature and refuses its bad one. The keys reach the test
-// hook as JWKs, exported from the probes' SPKI by node:crypto.
-test('the wasm build: the pure-Rust reference agrees with every self-test probe', async () => {
-  const { hostProbes, referenceSignatureCheck } = await import('../pkg/jwtgate.js');
+// this pins, in both wasm builds, that the reference accepts each probe's good
+// signature and refuses its bad one: in jwtgate/full for every probe, in the
+// default module (the worker's; no pure-Rust RSA/ECDSA) for Ed25519, while
+// its RS256 and ES256 answers are refusals, never a pass. The keys reach the
+// test hook as JWKs, exported from the probes' SPKI by node:crypto.
+test('the wasm builds: the pure-Rust reference agrees with every self-test probe it can check', async () => {
+  await import('jwtgate/full');
   const { createPublicKey } = await import('node:crypto');
   const bytes = (b64) => new Uint8Array(Buffer.from(b64, 'base64url'));
-  const probes = JSON.parse(hostProbes());
-  assert.ok(probes.length >= 2, 'RS256 and ES256 at least');
-  for (const p of probes) {
-    const jwk = createPublicKey({ key: Buffer.from(p.spki, 'base64url'), format: 'der', type: 'spki' }).export({ format: 'jwk' });
-    const verdict = (sig) => JSON.parse(referenceSignatureCheck(p.alg, JSON.stringify(jwk), bytes(p.message), bytes(sig))).valid;
-    assert.equal(verdict(p.good), true, `${p.alg} good`);
-    assert.equal(verdict(p.bad), false, `${p.alg} bad`);
+  for (const [name, glue, pureRust] of [
+    ['default', '../pkg/jwtgate.js', ['EdDSA']],
+    ['full', '../full/pkg/jwtgate.js', ['RS256', 'ES256', 'EdDSA']],
+  ]) {
+    const { hostProbes, referenceSignatureCheck } = await import(glue);
+    const probes = JSON.parse(hostProbes());
+    assert.deepEqual(probes.map((p) => p.alg), ['RS256', 'ES256', 'EdDSA'], name);
+    for (const p of probes) {
+      const jwk = createPublicKey({ key: Buffer.from(p.spki, 'base64url'), format: 'der', type: 'spki' }).export({ format: 'jwk' });
+      const verdict = (sig) => JSON.parse(referenceSignatureCheck(p.alg, JSON.stringify(jwk), bytes(p.message), bytes(sig))).valid;
+      assert.equal(verdict(p.good), pureRust.includes(p.alg), `${name} ${p.alg} good`);
+      assert.equal(verdict(p.bad), false, `${name} ${p.alg} bad`);
+    }
   }
 });

@@ -75,11 +75,6 @@ impl SignatureVerifier for EnvoyCrypto {
         Some(handle)
     }
 
-    /// RS* and ES*: PS*, EdDSA and HS* are not Envoy's, so never asked.
-    fn handles(&self, alg: Alg) -> bool {
-        hash_function(alg).is_some()
-    }
-
     fn verify(
         &self,
         alg: Alg,
@@ -98,6 +93,12 @@ impl SignatureVerifier for EnvoyCrypto {
             1,
         );
         answer
+    }
+
+    /// RS* and ES*: `verify_signature` has no PSS padding, and EdDSA and HMAC
+    /// are pure Rust's.
+    fn handles(&self, alg: Alg) -> bool {
+        hash_function(alg).is_some()
     }
 
     fn name(&self) -> &'static str {

@@ -90,6 +90,11 @@ impl SignatureVerifier for AwsLcCrypto {
         Some(parsed.verify_sig(signing_input, signature).is_ok())
     }
 
+    /// RSA (PKCS#1 v1.5 and PSS) and ECDSA; Ed25519 and HMAC are pure Rust's.
+    fn handles(&self, alg: Alg) -> bool {
+        !matches!(alg, Alg::EdDSA | Alg::HS256 | Alg::HS384 | Alg::HS512)
+    }
+
     fn name(&self) -> &'static str {
         NAME
     }
