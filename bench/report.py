@@ -630,6 +630,97 @@ inlined into its `TrackedSeed` functions, 85 KB of the 714 KB of code; parsing w
 (`core::fmt`). Envoy's memory follows V8's compile of the module more than its size (the first
 investigation below), so each step needs its RSS measured, not assumed.
 
+### Cuts measured one at a time (2026-12-01, 16:50-17:26 UTC)
+
+Same machine (2 vCPUs, AMD EPYC), Envoy 1.40.0, while other sessions built (load average 4 to 7).
+Sources: commit 5305909, `make filter` (771,901 bytes). Every other row is a one-off build of the same
+sources, made only to be measured. Memory by `bench/footprint.py --noop-wasm NOOP.wasm LABEL=FILE.wasm
+...` (one Envoy at a time, 1 worker,
+RS256 policy, 50 requests, VmRSS minus a filterless Envoy of the same round, 3 rounds; and Envoy's
+allocator, tcmalloc's admin `/memory`, above the filterless Envoy: live allocations, and freed memory
+it holds in free pages and thread caches). All rows are from one run (17:14-17:16 UTC):
+
+| build | `.wasm` bytes | Envoy RSS added (3 rounds) | mean | vs the no-op filter | allocator: live, held freed |
+|---|---:|---|---:|---:|---|
+| `make filter` (opt-level "s", sha2 and curve25519-dalek at 3) | 771,901 | +48.1, +47.2, +48.1 MiB | +47.8 | 2.00x | +8.5, +18.3 MiB |
+| the policy deserialized without serde_path_to_error (config errors lose their field path: a measurement) | 727,400 | +46.6, +46.8, +46.2 | +46.6 | 1.94x | +8.0, +15.4 |
+| P-384 and P-521 keys refused (no field arithmetic for their on-curve check: a measurement) | 708,564 | +47.5, +46.9, +48.7 | +47.7 | 1.99x | +8.2, +17.4 |
+| "s" with LLVM's inline threshold at 0 (`-C llvm-args=-inline-threshold=0`) | 757,072 | +46.4, +48.2, +46.8 | +47.1 | 1.97x | +8.5, +16.4 |
+| "s" with the inline threshold at 25 | 762,749 | +47.7, +47.3, +45.4 | +46.8 | 1.95x | +8.5, +15.8 |
+| opt-level "z" (sha2 and curve25519-dalek at 3) | 685,041 | +44.7, +44.2, +43.9 | +44.2 | 1.85x | +7.7, +13.0 |
+| the no-op proxy-wasm filter (bench/noop-filter) | 117,476 | +23.6, +23.8, +24.4 | +24.0 | 1x | +3.2, +3.3 |
+
+Not measured for memory because it is larger: "s" with "z" for the crates that only run at load
+(p256, p384, p521, primeorder, elliptic-curve, crypto-bigint, der, x509-cert, spki, const-oid, pkcs1,
+serde, serde_path_to_error, base16ct): 782,044 bytes, 10 KB more than `make filter` (serde's and
+serde_path_to_error's generic code is compiled in jwtgate's crate, at its opt-level, anyway).
+
+What the table says:
+- The module's size predicts Envoy's memory poorly: the 63 KB of P-384/P-521 field arithmetic
+  (fiat-crypto's straight-line code) cost no measurable memory, serde_path_to_error's 44 KB of
+  wrappers about 1.2 MiB, opt-level "z"'s 87 KB 3.6 MiB.
+- What jwtgate adds above the no-op filter is mostly memory the allocator holds freed (+18.3 against
+  +3.3 MiB; live allocations +8.5 against +3.2): V8 compiles every function with TurboFan at load
+  (proxy-wasm-cpp-host turns Liftoff off), and the peak of those compilations stays with tcmalloc.
+- An Envoy setting, not the filter's, gives some of it back: bootstrap `memory_allocator_manager`
+  (`bytes_to_release: 1073741824`, `memory_release_interval: 1s`) took the filter from +48.0 and
+  +47.6 MiB to +44.8 and +43.8 MiB in a paired run (17:20 UTC; the no-op filter +22.6 and +23.1 MiB
+  with and without it: 1.98x and 1.86x against 2.12x and 2.06x). Operators can set it; the filter
+  cannot.
+
+Envoy CPU per request of "z" against `make filter` (16:58-17:02 UTC, `bench/envoy_bench.py
+--compare-wasm` with `make filter`'s build as the compare cells, 5 rounds of 2 s, cache off; medians
+above no filter minus the proxy-wasm floor's +15.1 µs; hot = one token, cold = 2,000):
+
+| | "s" (`make filter`) | "z" |
+|---|---:|---:|
+| RS256 (Envoy's crypto) | +58.0 µs | +63.8 |
+| RS256 cold | +61.0 | +58.0 |
+| EdDSA | +143.1 | +157.7 |
+| EdDSA cold | +144.7 | +157.5 |
+| HS256 | +21.6 | +30.7 |
+| HS256 cold | +14.7 | +36.3 |
+
+**Decision: none of these ships.** "z" saves 3.6 MiB (1.85x) but costs HS256 9 to 22 µs (1.4x to
+2.5x its cost above the floor) and EdDSA 13 to 15 µs, as in the run above. The P-384/P-521 on-curve
+code stays: there is no memory to gain. The one cut with a gain that need not change anything a
+user sees is the config errors' field path without serde_path_to_error's wrappers (44 KB, about
+1.2 MiB), if the path comes out the same. An attempt rebuilt it from serde_json's error position
+(one scan of the text before it) and was compared with serde_path_to_error on 71,176 errors (every
+truncation, deletion and insertion of 24 snippets of a policy that uses every field): 354 differed,
+347 of them with `signature_verifier` given as an object or array (serde_json reads an enum given
+as an object itself, so the path has no member there) and 7 with a claim path's own error inside an
+array (`ClaimPath` checks the value after reading it, and the array around it has already read on
+to the next `,` or `]`). Exact paths need the types, so it was left out. No cut measured here comes
+within 8 MiB of the 1.5x goal (about +36 MiB).
+
+**What ships: the load-time functions kept out of their callers.** `#[inline(never)]` on the
+functions that only run when a policy or key set loads (`Verifier::from_json`, `from_policy`,
+`offer_host_crypto`, `Policy::from_json`, `Policy::check`, `KeySet::from_json`, `from_value`,
+`pem::with_pem_keys`, and two helpers of `from_policy`): about the same bytes (771,811 against
+771,901), and V8's largest compilations smaller. TurboFan's peak memory per function (Node 20's V8 with `--no-liftoff
+--no-wasm-lazy-compilation --single-threaded --trace-wasm-compilation-times`, a guide to Envoy's V8,
+not the same version): `Verifier::from_policy` went from 5.8 MiB (19,125 bytes of wasm, with
+everything it called inlined) to 2.7 MiB (12,274 bytes), the filter's `configure` from 3.8 MiB to
+under 1.6; the largest left are the request path's `Verifier::authorize` (5.5 MiB) and
+`authenticate_with` (4.4 MiB). `bench/footprint.py`, 4 rounds, one run (17:19-17:20 UTC):
+
+| build | `.wasm` bytes | Envoy RSS added (4 rounds) | mean | vs the no-op filter | allocator: live, held freed |
+|---|---:|---|---:|---:|---|
+| before (commit 5305909) | 771,901 | +47.9, +47.5, +48.5, +48.8 MiB | +48.2 | 2.04x | +8.4, +18.7 MiB |
+| load-time functions not inlined | 771,811 | +47.7, +46.5, +45.6, +45.7 | +46.4 | 1.96x | +8.5, +17.0 |
+| the no-op proxy-wasm filter | 117,476 | +22.6, +24.5, +23.2, +24.2 | +23.7 | 1x | +3.2, +3.0 |
+
+Envoy CPU per request in the same rounds (17:22-17:26 UTC, `bench/envoy_bench.py --compare-wasm`
+with the build before as the compare cells, 5 rounds of 2 s, cache off, load average above 4; medians
+above no filter minus the floor's +17.2 µs, in brackets the rounds' range above no filter): RS256
++74.6 µs (71 to 103) against +52.5 (64 to 108) before, RS256 cold +57.3 (67 to 111) against +63.5
+(61 to 127), ES256 +114.3 (129 to 150) against +132.9 (110 to 160), ES256 cold +120.0 (112 to 159)
+against +141.6 (145 to 178), HS256 +25.2 (33 to 67) against +35.2 (33 to 62), HS256 cold +23.6 (30 to
+59) against +32.3 (37 to 63). The rounds overlap in every row: a noisy run, and no change it can
+show; the request path's functions are the same size in both builds (`authenticate_with` 20,616
+bytes, `authorize` 19,445), so no change is expected.
+
 ### First investigation (2026-12-01, 11:50-12:30 UTC)
 
 One-off measurements, 2026-12-01 11:50-12:30 UTC, on this project's 2-CPU machine while other builds

@@ -177,12 +177,14 @@ impl KeySet {
     /// let e = set.select(Alg::RS256, Some("a")).unwrap_err();
     /// assert_eq!(e.code().as_str(), "key_mismatch");
     /// ```
+    #[inline(never)] // Load time only: see `Verifier::from_json`.
     pub fn from_json(json: &str, opts: &KeySetOptions) -> Result<KeySet, Error> {
         let value = parse_strict(json.as_bytes(), MAX_DEPTH, "key set")?;
         KeySet::from_value(&value, opts)
     }
 
     /// Loads an already parsed JWK set or single JWK; see [`KeySet::from_json`].
+    #[inline(never)] // Load time only: see `Verifier::from_json`.
     pub fn from_value(value: &Value, opts: &KeySetOptions) -> Result<KeySet, Error> {
         let Value::Object(object) = value else {
             return Err(err!(

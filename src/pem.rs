@@ -291,6 +291,7 @@ pub fn pem_keys(keys: &[PemKey], algorithms: &[Alg], at: &str) -> Result<KeySet,
 }
 
 /// A provider's configured keys: its `jwks` set (if any) and its `pem_keys`.
+#[inline(never)] // Load time only: see `Verifier::from_json`.
 pub(crate) fn with_pem_keys(
     jwks: Option<KeySet>,
     config: &crate::policy::Provider,

@@ -410,6 +410,7 @@ fn default_cache_bytes() -> usize {
 impl Policy {
     /// Parses and checks a policy. Errors have code `invalid_config` and a
     /// message that starts with the field path.
+    #[inline(never)] // Load time only: see `Verifier::from_json`.
     pub fn from_json(json: &str) -> Result<Policy, Error> {
         let de = &mut serde_json::Deserializer::from_str(json);
         let policy: Policy = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -427,6 +428,7 @@ impl Policy {
 
     /// Checks what the JSON shape alone cannot say (cross references,
     /// one-of-several fields, value ranges).
+    #[inline(never)] // Load time only: see `Verifier::from_json`.
     pub(crate) fn check(&self) -> Result<(), Error> {
         if self.providers.is_empty() {
             return Err(config_error("providers: at least one provider is required"));

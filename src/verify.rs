@@ -207,6 +207,11 @@ impl Verifier {
     /// Loads a policy from JSON. Errors have code `invalid_config` and name
     /// the field; keys that cannot be used are skipped and reported in
     /// [`Verifier::warnings`], but a provider with no usable key is an error.
+    // `#[inline(never)]` on this and on the other functions that only run when a
+    // policy or key set loads: Envoy's V8 compiles every function of the filter
+    // at load, and the largest compilations set the memory Envoy keeps from it
+    // (docs/BENCHMARKS.md, "Footprint"): kept apart, each compiles with a smaller peak.
+    #[inline(never)]
     pub fn from_json(policy_json: &str) -> Result<Verifier, Error> {
         let policy = Policy::from_json(policy_json)?;
         let mut verifier = Verifier::from_policy(policy)?;
@@ -216,6 +221,7 @@ impl Verifier {
 
     /// Prepares an already parsed policy (checked again here, as a policy
     /// built in code skipped [`Policy::from_json`]'s checks).
+    #[inline(never)] // Load time only: see `Verifier::from_json`.
     pub fn from_policy(policy: Policy) -> Result<Verifier, Error> {
         policy.check()?;
         let mut providers = Vec::new();
@@ -303,6 +309,7 @@ impl Verifier {
     /// in a build without the pure-Rust RSA/ECDSA verifiers (feature
     /// `rust-rsa-ecdsa`), where it is an error too.
     /// Returns who checks signatures from now on (see [`Verifier::signature_checker`]).
+    #[inline(never)] // Load time only: see `Verifier::from_json`.
     pub fn offer_host_crypto(
         &mut self,
         mut host: Box<dyn SignatureVerifier>,
@@ -742,11 +749,13 @@ impl Verifier {
 
 /// A deny list's entries as the texts claims are compared by (the policy
 /// checked that each has one).
+#[inline(never)] // Load time only: see `Verifier::from_json`.
 fn deny_set(entries: &[Value]) -> BTreeSet<String> {
     entries.iter().filter_map(claims::identifier_text).collect()
 }
 
 /// One warning per key skipped while loading a provider's key set.
+#[inline(never)] // Load time only: see `Verifier::from_json`.
 fn key_warnings(provider: &str, keys: &KeySet) -> Vec<String> {
     keys.problems()
         .iter()
