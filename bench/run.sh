@@ -5,6 +5,7 @@
 #
 #   bench/envoy_bench.py     Envoy: no filter, jwt_authn (cache off/on), the
 #                            proxy-wasm floor (bench/noop-filter), jwtgate
+#   bench/footprint.py       Envoy memory added by each filter build vs the no-op filter
 #   bench/core-profile/      the core natively (Verifier::authorize), for perf
 #   bench/node_bench.mjs     Node: jwtgate (js/pkg) against jose, fast-jwt,
 #                            jsonwebtoken, jwt-decode, node:crypto
@@ -85,6 +86,10 @@ envoy_rc=0
 "$PY" bench/envoy_bench.py --wasm "$OUT/jwtgate_filter.wasm" --full-wasm "$OUT/jwtgate_filter_full.wasm" --noop-wasm "$NOOP" \
   "${ENVOY_ARGS[@]}" --out "$OUT/envoy.json" --workdir "$OUT" || envoy_rc=$?
 [ -f "$OUT/envoy.json" ] || { echo "bench: the Envoy benchmark failed" >&2; exit 1; }
+
+log "Envoy memory per filter build (bench/footprint.py; docs/BENCHMARKS.md, Footprint)"
+"$PY" bench/footprint.py --noop-wasm "$NOOP" --rounds $([ "$QUICK" = 1 ] && echo 1 || echo 3) --workdir "$OUT/footprint" \
+  --out "$OUT/footprint.json" small="$OUT/jwtgate_filter.wasm" full="$OUT/jwtgate_filter_full.wasm" | tee "$OUT/footprint.txt"
 
 log "core, natively (bench/core-profile)"
 taskset -c 1 "$CORE" "$OUT/profile-input" "$CORE_SECONDS" >"$OUT/core.jsonl"
