@@ -229,6 +229,11 @@ impl Verifier {
     /// Everything [`Verifier::authorize`] decides before verifying: the
     /// canonical target, the rule, and the one token with the providers that
     /// may accept it; or the decision, when no token needs verifying.
+    // `#[inline(never)]` here, on `allow_verified` and on `deny`: each is
+    // compiled on its own instead of inside one large `authorize`, which
+    // lowers the peak of V8 compiling the filter at load, and that peak sets
+    // the memory Envoy keeps (docs/BENCHMARKS.md, "Footprint"). One call each.
+    #[inline(never)]
     fn select<'r>(&self, request: &Request<'r>) -> Selection<'r> {
         let paths = &self.policy.paths;
         let target = match RequestTarget::parse(request.path, paths.merge_slashes) {
@@ -324,6 +329,7 @@ impl Verifier {
             .chain(cookies)
     }
 
+    #[inline(never)] // See `select`.
     fn allow_verified(
         &self,
         request: &Request<'_>,
@@ -393,6 +399,7 @@ impl Verifier {
     }
 
     /// The response for a refused request (RFC 6750 §3).
+    #[inline(never)] // See `select`.
     pub fn deny(&self, error: Error) -> Decision {
         let realm = &self.policy.response.realm;
         let hide = self.policy.response.hide_details;
