@@ -721,6 +721,24 @@ against +141.6 (145 to 178), HS256 +25.2 (33 to 67) against +35.2 (33 to 62), HS
 show; the request path's functions are the same size in both builds (`authenticate_with` 20,616
 bytes, `authorize` 19,445), so no change is expected.
 
+**Then `authorize` split in its parts.** `#[inline(never)]` on `select`, `allow_verified` and
+`deny` (src/http.rs), which were compiled inside `Verifier::authorize` (with the npm and filter
+changes merged before it: 773,711 bytes before, 773,991 after). `bench/footprint.py`, 3 rounds, two
+runs on a quieter machine (17:35 and 17:38 UTC, load average about 1.5):
+
+| build | `.wasm` bytes | Envoy RSS added, run 1 | run 2 | vs the no-op filter | allocator held freed |
+|---|---:|---|---|---:|---|
+| before | 773,711 | +45.7, +46.0, +45.5 MiB (+45.7) | +45.7, +46.5, +46.9 (+46.4) | 1.96x, 1.94x | +17.0, +16.3 MiB |
+| `authorize` split | 773,991 | +43.4, +44.1, +42.8 (+43.4) | +43.6, +43.0, +43.1 (+43.2) | 1.86x, 1.81x | +13.9, +13.4 |
+| the no-op filter | 117,476 | +22.9, +24.1, +23.0 (+23.3) | +24.2, +23.5, +24.0 (+23.9) | 1x | +3.0, +3.7 |
+
+Doing the same to the token's steps (`Verifier::authenticate`, `jws::verify_traced`,
+`claims::check_times`, `claims::check_identity`) gave nothing more in run 2 (+43.4 MiB, 1.81x) and
+was left out. Envoy CPU per request, cache off (17:42 UTC, `bench/envoy_bench.py --compare-wasm`
+with the build before, 7 rounds of 2 s, medians above no filter, in brackets the rounds' range;
+floor +12.1 µs): HS256 +31.1 µs (22 to 47) against +36.8 (20 to 47) before, RS256 +62.8 (57 to 88)
+against +73.0 (67 to 96): no loss the run can show (three more calls per request).
+
 ### First investigation (2026-12-01, 11:50-12:30 UTC)
 
 One-off measurements, 2026-12-01 11:50-12:30 UTC, on this project's 2-CPU machine while other builds
