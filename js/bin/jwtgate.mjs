@@ -4,10 +4,12 @@
 // (src/report.rs, the native `jwtgate` binary's words), through cliReport.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import '../src/node.js'; // loads the module
-import { cliReport } from '../pkg/jwtgate.js';
-import { JwtError, call } from '../src/errors.js';
-import { nodeCrypto } from '../src/node-crypto.js';
+// jwtgate/full: a policy file may ask for `signature_verifier: "rust"`, as
+// the native binary allows; download size does not matter to a CLI.
+import '../full/src/node.js'; // loads the module
+import { cliReport } from '../full/pkg/jwtgate.js';
+import { JwtError, call } from '../full/src/errors.js';
+import { nodeCrypto } from '../full/src/node-crypto.js';
 
 const USAGE = `usage:
   jwtgate inspect [--now T] [--json] [<token>|-]
