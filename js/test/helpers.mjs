@@ -17,13 +17,18 @@ export const ALL_ALGS = [...ASYMMETRIC, ...HMAC];
  * returns. By name, so that this module never loads the package itself.
  */
 export function errorCode(fn) {
+  return jwtErrorOf(fn)?.code ?? 'ok';
+}
+
+/** The JwtError `fn` throws (checked by name), or undefined when it returns. */
+export function jwtErrorOf(fn) {
   try {
     fn();
   } catch (e) {
     assert.equal(e?.name, 'JwtError', String(e));
-    return e.code;
+    return e;
   }
-  return 'ok';
+  return undefined;
 }
 
 /** A signing key and its public JWK (with kid and alg), for `alg`. */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as small from '../src/browser.js';
 import * as full from '../full/src/browser.js';
-import { NOW, errorCode, keyFor, policyFor, sign } from './helpers.mjs';
+import { NOW, errorCode, jwtErrorOf, keyFor, policyFor, sign } from './helpers.mjs';
 
 small.initSync(readFileSync(new URL('../pkg/jwtgate_bg.wasm', import.meta.url)));
 full.initSync(readFileSync(new URL('../full/pkg/jwtgate_bg.wasm', import.meta.url)));
@@ -21,12 +21,7 @@ test('the default module refuses a synchronous RS*/PS*/ES* check it cannot make,
     const key = await keyFor(alg);
     const token = await sign(key);
     const verifier = small.createVerifier(policyFor([key]));
-    let thrown;
-    try {
-      verifier.verify(token, { now: NOW });
-    } catch (e) {
-      thrown = e;
-    }
+    const thrown = jwtErrorOf(() => verifier.verify(token, { now: NOW }));
     assert.equal(thrown?.code, 'unsupported_alg', alg);
     assert.match(thrown.message, new RegExp(`no pure-Rust ${alg} verifier`), alg);
     assert.match(thrown.message, /verifyAsync/, alg);
@@ -63,12 +58,7 @@ test('EdDSA and HMAC verify synchronously in both modules', async () => {
 test('signature_verifier "rust" is refused at load by the default module, naming the field and jwtgate/full', async () => {
   const key = await keyFor('ES256');
   const policy = policyFor([key], {}, { signature_verifier: 'rust' });
-  let thrown;
-  try {
-    small.createVerifier(policy);
-  } catch (e) {
-    thrown = e;
-  }
+  const thrown = jwtErrorOf(() => small.createVerifier(policy));
   assert.equal(thrown?.code, 'invalid_config');
   assert.match(thrown.message, /^signature_verifier: "rust" needs the pure-Rust RSA\/ECDSA verifiers/);
   assert.match(thrown.message, /"jwtgate\/full"/);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as small from '../src/node.js';
 import * as full from '../full/src/node.js';
-import { NOW, errorCode, keyFor, policyFor, sign } from './helpers.mjs';
+import { NOW, errorCode, jwtErrorOf, keyFor, policyFor, sign } from './helpers.mjs';
 
 const ASYMMETRIC = ['RS256', 'PS256', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
@@ -28,12 +28,7 @@ test('signature_verifier "rust" needs jwtgate/full; both modules verify the same
   const key = await keyFor('PS256');
   const token = await sign(key);
   const policy = policyFor([key], {}, { signature_verifier: 'rust' });
-  let thrown;
-  try {
-    small.createVerifier(policy);
-  } catch (e) {
-    thrown = e;
-  }
+  const thrown = jwtErrorOf(() => small.createVerifier(policy));
   assert.equal(thrown?.code, 'invalid_config');
   assert.match(thrown.message, /^signature_verifier: "rust"/);
   assert.match(thrown.message, /"jwtgate\/full"/);
