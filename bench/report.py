@@ -400,6 +400,8 @@ def main() -> int:
     p(f"Sizes: the npm package's `js/pkg/jwtgate_bg.wasm` (built {built}, the build these figures measured) is {npm_raw:,} bytes raw, "
       f"{npm_gz:,} bytes gzipped (`gzip -9`).")
     p("")
+    p(NODE_AB)
+    p("")
 
     # ------------------------------------------------------------------ where the time goes
     p("## Where the time goes")
@@ -816,6 +818,56 @@ proxy-wasm floor, jwt_authn above no filter; paired per round, medians): RS256 +
 (1.34x) and +117 vs +90 (1.31x); ES256 +220 vs +196 (1.12x) and +234 vs +189 (1.24x); EdDSA +329 vs
 +221 (1.49x) and +325 vs +144 (2.26x); HS256 +22 vs +46 (0.48x) and +29 vs +48 (0.62x). The floor
 itself was +24 and +20 µs in these runs."""
+
+# The Node A/B of the boundary work (bench/node_ab.mjs), kept across runs.
+NODE_AB = r"""### The wasm boundary and the core's per-token work (2026-12-01, issue #17)
+
+A one-off A/B with `bench/node_ab.mjs`, not part of this run (the figures above are). Machine: 2 CPUs
+(AMD EPYC), Node v20.20.2, shared with two other build and test sessions (load average 5 to 7). Before and
+after in one process: `taskset -c 1 node bench/node_ab.mjs --baseline <main at 166ff30>/js --rounds 41`,
+three runs; each run alternates batches of 2,000 calls (100 for EdDSA) of every case over 41 rounds. A
+ratio is the anchor's median ns per call over the case's within one run; below, the median of the three
+runs, and in brackets the 10th to 90th percentile of the round-by-round ratios (the anchor's batch next to
+the case's) over all three runs.
+
+| | decode vs jose.decodeJwt | verify HS256, cache off, vs fast-jwt | verify EdDSA, cache off, vs fast-jwt | verify HS256, cache on, vs fast-jwt's cache |
+|---|---:|---:|---:|---:|
+| goal | at least 0.5 | at least 1 | at least 1 | at least 1 |
+| before (main, 166ff30) | 0.26 (0.13 to 0.46) | 0.50 (0.28 to 1.05) | 0.90 (0.55 to 1.62) | 39 (3 to 71) |
+| after (this branch) | 0.34 (0.18 to 0.64) | 0.61 (0.43 to 1.04) | 0.98 (0.57 to 1.46) | 38 (4 to 64) |
+| verdict | **missed** | **missed** | **not met** (0.98, inside the noise) | met |
+
+In ns per call (the runs' medians): `decode` 15.8 to 17.7 µs before, 11.7 to 14.1 µs after, against
+jose's 4.1 to 5.3 µs; `verify` HS256 22.7 to 28.7 µs before, 17.6 to 22.6 µs after, against fast-jwt's
+10.5 to 15.4 µs; EdDSA 183 to 252 µs for both builds and fast-jwt, almost all of it `crypto.verify`.
+
+What changed (each step measured with the same A/B): `verify` and `decode` return one JSON text with the
+token's own header and payload JSON spliced in by the core after its strict parse (the package's two Buffer
+base64 decodes and two `JSON.parse` of the segments are gone: one `JSON.parse` per call); the token goes into
+a 64 KiB buffer the module keeps with one `TextEncoder.encodeInto` (wasm-bindgen's string passing copied it
+in a JS loop into a fresh allocation); `decode` splices the header and payload bytes it parsed (no second
+base64url decode) and no longer re-serializes the header for a size the package never shows; the accepted header is moved, not cloned; the table base64url decoder writes into one exact
+allocation; a path's rule is found once per path, not per call; the host gets the alg as a JS string made
+once. `js/test/boundary.test.mjs` pins that the values equal jose's `decodeJwt`/`decodeProtectedHeader` on
+the same tokens and that refusals keep the core's codes.
+
+Where the rest goes (`node --cpu-prof` of a build with names kept, HS256 `verify` cache off, after): the
+HMAC in `node:crypto` 23% (`createHmac` alone 15%: fast-jwt pays the same), the host call around it 5%, the
+strict JSON parse of header and claims into `serde_json` maps 19%, splitting and base64url 12%, allocation
+and freeing of those maps 10 to 15%, one `JSON.parse` of the result about 10%, GC 5%. For `decode`: the
+strict parse 25%, splitting and base64url 18%, serializing the warnings (two, for the benchmark's HS256
+token with a ten-year lifetime) 12%. jose's `decodeJwt` parses the payload alone and checks nothing, so half
+its speed leaves about 7 µs here for everything the core checks.
+
+The remaining lever is the core's code in wasm, built for size (`release-js`: opt-level "z"). Measured, not
+shipped (Cargo profiles are the footprint work's): the same sources with `serde_json` and `jwtgate` at
+opt-level 3 (`cargo rustc ... --config 'profile.release-js.package.serde_json.opt-level=3' --config
+'profile.release-js.package.jwtgate.opt-level=3'`, then wasm-bindgen and `wasm-opt -Oz` as `js/build.sh`)
+against the build of 64d3ac1 in one process (`node_ab.mjs --baseline` that build, two runs of 41 rounds): decode
+0.40 (0.22 to 0.74) against 0.28 (0.16 to 0.43) of jose, HS256 0.76 (0.40 to 1.19) against 0.61 (0.36 to
+0.94) of fast-jwt, EdDSA 0.92 against 0.97 (noise), for a module of 1,007,910 B (377,793 B gzipped) instead of
+722,660 B (285,069 B): +33% to download. Even so neither goal is reached.
+"""
 
 # One-off measurements kept across runs (bench/worker_bench.mjs writes the worker table itself).
 WORKER_STARTUP = """### Edge worker startup: where the time went, and the cut (2026-12-01)
