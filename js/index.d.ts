@@ -2,7 +2,7 @@
 // of `jwtgate/full`, the same API over the module with the pure-Rust RSA/ECDSA
 // verifiers. The default module has none: in Node, node:crypto checks every
 // signature; where no synchronous host crypto exists (browsers, workers) a
-// synchronous RS*/PS*/ES* check is refused (`bad_signature`, naming
+// synchronous RS*/PS*/ES* check is refused (`unsupported_alg`, naming
 // `verifyAsync` and `jwtgate/full`), and `signature_verifier: "rust"` is
 // refused at load (`invalid_config`). EdDSA and HMAC are pure Rust in both.
 // The two are separate instances: a Verifier or JwtError of one is not the

@@ -10,8 +10,10 @@
 //! answer other than a clear yes or no falls back to pure Rust. In a build
 //! without the pure-Rust RSA/ECDSA verifiers (feature `rust-rsa-ecdsa` off:
 //! the small Envoy filter, the default npm module) there is nothing to fall
-//! back to for `RS*`/`PS*`/`ES*`: such a check is refused (`bad_signature`),
-//! a host failing its self-test refuses the configuration, and an algorithm
+//! back to for `RS*`/`PS*`/`ES*`: such a check is refused (`unsupported_alg`
+//! when no host takes the algorithm, `verifier_unavailable` when the host takes
+//! it and gives no answer), a host failing its self-test refuses the
+//! configuration, and an algorithm
 //! the host does not handle ([`SignatureVerifier::handles`]) is refused at
 //! load ([`crate::Verifier::offer_host_crypto`]).
 //!
