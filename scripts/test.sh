@@ -8,7 +8,7 @@ W=wasm32-unknown-unknown
 LOGDIR=.build/test-logs
 mkdir -p "$LOGDIR"
 
-names=(); results=(); times=()
+names=(); results=(); times=(); logs=()
 step() {
   local name=$1; shift
   local log="$LOGDIR/${name//[^a-zA-Z0-9_-]/_}.log"
@@ -22,7 +22,7 @@ step() {
     tail -n 60 "$log"
     echo "----"
   fi
-  names+=("$name"); times+=($((SECONDS - t0)))
+  names+=("$name"); times+=($((SECONDS - t0))); logs+=("$log")
 }
 
 step "cargo fmt --check"            cargo fmt --all -- --check
@@ -58,6 +58,14 @@ fail=0
 for i in "${!names[@]}"; do
   printf '%-8s %-32s %4ss\n' "${results[$i]}" "${names[$i]}" "${times[$i]}"
   [ "${results[$i]}" = ok ] || fail=$((fail + 1))
+done
+# What failed, last, where a reader of only the output's tail (CI) sees it:
+# the test runners' own failure lines (unittest, cargo test, node:test).
+for i in "${!names[@]}"; do
+  [ "${results[$i]}" = ok ] && continue
+  echo "-- ${names[$i]}: failures (whole log: ${logs[$i]})"
+  grep -E '^(FAIL|ERROR): |^[A-Za-z]*Error: |panicked at|^test .* FAILED$|^not ok |✖ ' "${logs[$i]}" \
+    | head -n 15 | cut -c1-300
 done
 pass=$(( ${#names[@]} - fail ))
 echo "steps: $pass passed, $fail failed"

@@ -223,7 +223,7 @@ class RemoteJwks(unittest.TestCase):
         old = self.signer.token("k1")
         self.server.set(jwks=self.signer.jwks("k2"))
         t0 = time.monotonic()
-        self.assertTrue(until(lambda: burst(self.env, old) == {(401, "unknown_kid")}, REFRESH + 2), burst(self.env, old))
+        self.assertTrue(until(lambda: burst(self.env, old) == {(401, "unknown_kid")}, REFRESH + 4), burst(self.env, old))
         log(f"    removed kid refused everywhere after {time.monotonic() - t0:.1f} s")
         self.assertEqual(burst(self.env, new), {(200, None)})
         self.assertIn('kids added [], removed ["k1"]', self.env.log())
@@ -314,6 +314,12 @@ def timed_burst(env: Envoy, token: str, n: int) -> list:
         return list(pool.map(lambda _: timed(env, token), range(n)))
 
 
+def at_once(env: Envoy, token: str, n: int = 8) -> list | None:
+    """A `timed_burst` if every answer came within 0.5 s (nothing was held), else None."""
+    answers = timed_burst(env, token, n)
+    return answers if all(a[3] < 0.5 for a in answers) else None
+
+
 def hold_stats(env: Envoy) -> dict[str, int]:
     stats = env.stats("jwtgate.hold")
     return {k.rsplit(".", 1)[1]: v for k, v in stats.items()}
@@ -355,9 +361,10 @@ class FirstFetchHold(unittest.TestCase):
         answers = timed_burst(env, self.signer.token("k1"), 12)
         log(f"    slow first fetch (1.5 s): answers after {min(a[3] for a in answers):.1f}..{max(a[3] for a in answers):.1f} s")
         self.assertEqual({(a[0], a[1]) for a in answers}, {(200, None)}, answers)
-        # Held, not answered at once: the keys came 1.5 s after the fetch began.
+        # Held, not answered at once: the keys came 1.5 s after the fetch began
+        # (and all were 200: none waited out the 4 s timeout).
         self.assertGreater(max(a[3] for a in answers), 0.5)
-        self.assertLess(time.monotonic() - t0, 4)
+        self.assertLess(time.monotonic() - t0, 4 + 2)
         # The claim header was set on the request the filter resumed.
         self.assertEqual({tuple(a[4].upstream_headers("x-jwt-sub")) for a in answers}, {("alice",)})
         stats = self.settled(env)
@@ -398,11 +405,10 @@ class FirstFetchHold(unittest.TestCase):
         self.assertEqual(stats["waiting"], 0, stats)
         self.assertEqual(stats.get("released", 0) + stats.get("timed_out", 0), stats["held"], stats)
         # Once the first fetch failed (and every worker read so from the lease,
-        # within about a second), nothing waits: 503 at once.
-        time.sleep(1.5)
-        again = timed_burst(env, self.signer.token("k1"), 8)
+        # at its next tick, about a second), nothing waits: 503 at once.
+        again = until(lambda: at_once(env, self.signer.token("k1")), 8)
+        self.assertTrue(again, "requests still wait after the first fetch failed")
         self.assertEqual({(a[0], a[1]) for a in again}, {(503, "jwks_unavailable")})
-        self.assertLess(max(a[3] for a in again), 0.5, again)
 
     def test_an_idp_that_is_down_gives_503_within_the_timeout(self) -> None:
         self.server.set(mode="down")
@@ -412,15 +418,17 @@ class FirstFetchHold(unittest.TestCase):
         log(f"    IdP down at start: 503 after at most {took:.1f} s")
         self.assertEqual({(a[0], a[1]) for a in answers}, {(503, "jwks_unavailable")}, answers)
         self.assertLessEqual(took, 3 + 1.5)
-        time.sleep(1.5)
-        # Every worker learnt that the first fetch failed: no more waiting.
-        self.assertTrue(all(a[3] < 0.5 for a in timed_burst(env, self.signer.token("k1"), 8)))
+        # Every worker learns (at its next tick) that the first fetch failed: no more waiting.
+        again = until(lambda: at_once(env, self.signer.token("k1")), 8)
+        self.assertTrue(again, "requests still wait after the first fetch failed")
+        self.assertEqual({(a[0], a[1]) for a in again}, {(503, "jwks_unavailable")})
 
     def test_over_the_limit_the_answer_is_503_at_once(self) -> None:
         self.server.set(mode="slow", delay=2)
         env = self.envoy("hold-limit", timeout=4, max_waiting_requests=1)
         answers = timed_burst(env, self.signer.token("k1"), 16)
-        at_once = [a for a in answers if a[3] < 1.0]
+        # Held ones wait for the keys (2 s); "at once" leaves a loaded machine 1.5 s.
+        at_once = [a for a in answers if a[3] < 1.5]
         log(f"    limit 1 per worker: {len(at_once)} of 16 answered at once")
         # At most one held per worker (4); the others 503 at once, never a pass.
         self.assertGreaterEqual(len(at_once), 16 - WORKERS, answers)
