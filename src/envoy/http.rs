@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use std::time::SystemTime;
 
-use log::{debug, warn};
+use log::{debug, log, Level};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, MapType};
@@ -21,6 +21,7 @@ use proxy_wasm::types::{Action, MapType};
 use super::held::{self, Left};
 use super::keys::unix_seconds;
 use super::root::Shared;
+use crate::error::ErrorCode;
 use crate::http::{Allow, Decision, Denial, Request};
 
 pub(crate) struct Http {
@@ -114,23 +115,29 @@ pub(crate) fn answer(shared: &Shared, decided: &Decided) -> bool {
             true
         }
         Decision::Deny(denial) => {
-            if denial.status == 500 {
-                // A fault of the deployment (no verifier answered), not of
-                // the token: operators need to see it.
-                warn!(
-                    "jwtgate: deny {} {} with {}: {}",
-                    method, route, denial.status, denial.error
-                );
-            } else {
-                debug!(
-                    "jwtgate: deny {} {} with {}: {}",
-                    method, route, denial.status, denial.error
-                );
-            }
+            log!(
+                denial_log_level(denial.error.code()),
+                "jwtgate: deny {} {} with {}: {}",
+                method,
+                route,
+                denial.status,
+                denial.error
+            );
             shared.metrics.denied(denial.error.code());
             send_denial(denial);
             false
         }
+    }
+}
+
+/// The level a denial is logged at: `verifier_unavailable` (a 500) is a
+/// fault of the deployment (no verifier answered), not of the token, and
+/// operators need to see it; every other denial is about the request, at debug.
+fn denial_log_level(code: ErrorCode) -> Level {
+    if code == ErrorCode::VerifierUnavailable {
+        Level::Warn
+    } else {
+        Level::Debug
     }
 }
 
@@ -238,5 +245,22 @@ impl HttpContext for Http {
 
     fn on_log(&mut self) {
         self.leave();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_verifier_unavailable_is_logged_as_a_warning() {
+        for &code in ErrorCode::ALL {
+            let want = if code == ErrorCode::VerifierUnavailable {
+                Level::Warn
+            } else {
+                Level::Debug
+            };
+            assert_eq!(denial_log_level(code), want, "{code:?}");
+        }
     }
 }
