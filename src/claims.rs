@@ -145,8 +145,57 @@ impl core::fmt::Display for ClaimPath {
 
 impl<'de> serde::Deserialize<'de> for ClaimPath {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ClaimPath, D::Error> {
-        let value = Value::deserialize(d)?;
-        ClaimPath::from_value(&value).map_err(serde::de::Error::custom)
+        // Checked inside the deserializer's own call, so that serde_json's
+        // error position (and with it a config error's field path) is this
+        // value's, not the array's around it.
+        d.deserialize_any(ClaimPathVisitor)
+    }
+}
+
+/// Reads any JSON value and checks it as a claim path ([`ClaimPath::from_value`]).
+struct ClaimPathVisitor;
+
+impl ClaimPathVisitor {
+    fn check<E: serde::de::Error>(value: Value) -> Result<ClaimPath, E> {
+        ClaimPath::from_value(&value).map_err(E::custom)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ClaimPathVisitor {
+    type Value = ClaimPath;
+
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("a claim path")
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<ClaimPath, E> {
+        Self::check(Value::Bool(v))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ClaimPath, E> {
+        Self::check(Value::from(v))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ClaimPath, E> {
+        Self::check(Value::from(v))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ClaimPath, E> {
+        Self::check(Value::from(v))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ClaimPath, E> {
+        Self::check(Value::from(v))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<ClaimPath, E> {
+        Self::check(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<ClaimPath, A::Error> {
+        use serde::Deserialize as _;
+        Self::check(Value::deserialize(
+            serde::de::value::SeqAccessDeserializer::new(seq),
+        )?)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ClaimPath, A::Error> {
+        use serde::Deserialize as _;
+        Self::check(Value::deserialize(
+            serde::de::value::MapAccessDeserializer::new(map),
+        )?)
     }
 }
 

@@ -157,6 +157,89 @@ impl<'de> Visitor<'de> for Strict {
     }
 }
 
+/// Where a `serde_json` error stopped, as a member path: `providers.idp.issuer`,
+/// `rules[2].prefix`, or `.` at the top level (the notation of the
+/// `serde_path_to_error` crate, which `tests/regressions.rs` and the `policy`
+/// fuzz target compare it with).
+///
+/// The scan reads `text` up to the error's line and column and names the
+/// members and array elements still open there. It only labels an error
+/// serde_json has already found; it never decides whether input is valid.
+pub(crate) fn path_at(text: &str, error: &serde_json::Error) -> String {
+    /// An object: the name of the member being read, and whether its `:`
+    /// has been read. An array: the index of the element being read.
+    enum Open {
+        Object(Option<String>, bool),
+        Array(usize),
+    }
+    let bytes = text.as_bytes();
+    // serde_json counts lines from 1, and columns in bytes up to the last
+    // character it read (or, for some syntax errors, the one it peeked at).
+    let line_start = match error.line() {
+        0 | 1 => 0,
+        line => bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b == b'\n')
+            .nth(line - 2)
+            .map_or(bytes.len(), |(i, _)| i + 1),
+    };
+    let end = (line_start + error.column()).min(bytes.len());
+    let mut open: Vec<Open> = Vec::new();
+    let mut i = 0;
+    while i < end {
+        match (bytes[i], open.last_mut()) {
+            (b'{', _) => open.push(Open::Object(None, false)),
+            (b'[', _) => open.push(Open::Array(0)),
+            (b'}' | b']', _) => {
+                open.pop();
+            }
+            (b':', Some(Open::Object(_, colon))) => *colon = true,
+            (b',', Some(Open::Object(name, colon))) => (*name, *colon) = (None, false),
+            (b',', Some(Open::Array(index))) => *index += 1,
+            (b'"', last) => {
+                let start = i;
+                i += 1;
+                while i < end && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                if i >= end {
+                    break; // the error is inside this string
+                }
+                if let Some(Open::Object(name @ None, false)) = last {
+                    // A member name: serde_json decodes its escapes.
+                    *name = Some(serde_json::from_str(&text[start..=i]).unwrap_or_default());
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    // A member is on the path once its `:` is read (serde_path_to_error puts
+    // it there as its value's reading begins); before that, only when the
+    // error is about the name itself (an unknown field, a type error).
+    let about_the_name = error.classify() == serde_json::error::Category::Data;
+    let mut path = String::new();
+    let mut segments = 0;
+    for frame in &open {
+        match frame {
+            Open::Object(Some(name), colon) if *colon || about_the_name => {
+                if segments > 0 {
+                    path.push('.');
+                }
+                path.push_str(name);
+            }
+            Open::Array(index) => path.push_str(&format!("[{index}]")),
+            Open::Object(..) => continue,
+        }
+        segments += 1;
+    }
+    if segments == 0 {
+        path.push('.');
+    }
+    path
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +270,69 @@ mod tests {
         assert!(parse_strict(br#"{} {}"#, 4, "t").is_err());
         assert!(parse_strict(b"{\"a\":\"\xff\"}", 4, "t").is_err());
         assert!(parse_strict(br#"{"a":"\ud800"}"#, 4, "t").is_err());
+    }
+
+    use alloc::collections::BTreeMap;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Rule {
+        prefix: String,
+    }
+    type Rules = BTreeMap<String, Vec<Rule>>;
+
+    /// The path at the position of serde_json's own error for `text`, read as `T`.
+    fn path_of_error<T: serde::de::DeserializeOwned + fmt::Debug>(text: &str) -> String {
+        path_at(text, &serde_json::from_str::<T>(text).unwrap_err())
+    }
+
+    #[test]
+    fn paths_of_type_errors_name_the_field() {
+        // A wrong type: the member (or element) it is the value of.
+        assert_eq!(
+            path_of_error::<Rules>(r#"{"rules": [{"prefix": "/"}, {"prefix": 7}]}"#),
+            "rules[1].prefix"
+        );
+        assert_eq!(
+            path_of_error::<Rules>(r#"{"rules": [{"prefix": "/"}, 7]}"#),
+            "rules[1]"
+        );
+        assert_eq!(path_of_error::<Rules>("{\n \"r\": [],\n \"s\": {}}"), "s");
+        // An unknown member: its name; a missing one: the object without it.
+        assert_eq!(
+            path_of_error::<Rules>(r#"{"r": [{"prefix": "/", "x": 1}]}"#),
+            "r[0].x"
+        );
+        assert_eq!(
+            path_of_error::<Rules>(r#"{"r": [{"prefix": "/"}, {}]}"#),
+            "r[1]"
+        );
+        // Member names as serde_json decodes them.
+        assert_eq!(
+            path_of_error::<Rules>(r#"{"a\u002eb": [{"prefix": []}]}"#),
+            "a.b[0].prefix"
+        );
+        // The top level.
+        assert_eq!(path_of_error::<Rules>("[]"), ".");
+    }
+
+    #[test]
+    fn paths_of_syntax_errors_name_where_the_scan_stopped() {
+        // A name is on the path once its `:` is read.
+        assert_eq!(path_of_error::<Value>(r#"{"a": {"c" 1}}"#), "a");
+        assert_eq!(path_of_error::<Value>(r#"{"a": {"b": 1, "c":"#), "a.c");
+        assert_eq!(
+            path_of_error::<Value>(r#"{"a": {"b": [{"c": tru}]}}"#),
+            "a.b[0]"
+        );
+        assert_eq!(
+            path_of_error::<Value>("{\"a\": 1,\n \"b\": [1, 2, x]}"),
+            "b[2]"
+        );
+        assert_eq!(path_of_error::<Value>(r#"{"a": "\q"}"#), "a");
+        assert_eq!(path_of_error::<Value>(r#"{"a": {"b\q": 1}}"#), "a");
+        assert_eq!(path_of_error::<Value>(r#"{"a": 1} x"#), ".");
     }
 
     #[test]

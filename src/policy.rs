@@ -412,14 +412,15 @@ impl Policy {
     /// message that starts with the field path.
     #[inline(never)] // Load time only: see `Verifier::from_json`.
     pub fn from_json(json: &str) -> Result<Policy, Error> {
-        let de = &mut serde_json::Deserializer::from_str(json);
-        let policy: Policy = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
+        // The field path comes from where serde_json stopped (json::path_at):
+        // tracking it through the types (serde_path_to_error, which
+        // tests/config_paths.rs compares it with) costs the filter 44 KB.
+        let policy: Policy = serde_json::from_str(json).map_err(|e| {
+            let path = crate::json::path_at(json, &e);
             if path == "." {
-                config_error(format!("policy: {inner}"))
+                config_error(format!("policy: {e}"))
             } else {
-                config_error(format!("{path}: {inner}"))
+                config_error(format!("{path}: {e}"))
             }
         })?;
         policy.check()?;

@@ -170,3 +170,98 @@ fn sidecar_seeds_reach_an_allow() {
     });
     assert!(matches!(decision, Decision::Allow(_)), "{decision:?}");
 }
+
+/// A config error names its field: where the JSON does not fit the types,
+/// the path the core takes from serde_json's error position
+/// (`json::path_at`) is the one `serde_path_to_error` tracks through the
+/// types ([`fuzz::json_stage_error`], as the `policy` target checks); for
+/// malformed JSON the error is serde_json's (line and column). Over every
+/// truncation and deletion of the policy seeds and insertions of JSON
+/// snippets (each snippet at an eighth of the positions).
+#[test]
+fn config_errors_name_the_field_the_types_give() {
+    const SNIPPETS: [&str; 16] = [
+        "\"",
+        ",",
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        "1",
+        "null",
+        "\"x\"",
+        "{\"a\":1}",
+        "[1]",
+        "\\",
+        "-",
+        "\"\\u00\"",
+        "\"z\":",
+    ];
+    let mut differences = Vec::new();
+    let (mut inputs, mut refused, mut data) = (0usize, 0usize, 0usize);
+    let mut compare = |what: String, json: &str| {
+        inputs += 1;
+        let Some(want) = fuzz::json_stage_error(json) else {
+            return;
+        };
+        refused += 1;
+        data += usize::from(want.data);
+        let got = jwtgate::policy::Policy::from_json(json);
+        let got = got.as_ref().err().map_or("(loaded)", |e| e.message());
+        // Where serde_path_to_error writes `?` (a member name it could not
+        // read), the core names the object around it.
+        let message = match want.message.split_once(": ") {
+            Some(("?", rest)) => format!("policy: {rest}"),
+            Some((path, rest)) if path.ends_with(".?") => {
+                format!("{}: {rest}", &path[..path.len() - 2])
+            }
+            _ => want.message.clone(),
+        };
+        let same = if want.data {
+            got == message
+        } else {
+            got.ends_with(&format!(": {}", want.error))
+        };
+        if !same {
+            differences.push(format!("{what}\n  types: {message}\n  core:  {got}"));
+        }
+    };
+    for path in files(&fuzz_dir().join("seeds/policy")) {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let seed = std::fs::read_to_string(&path).expect("a text seed");
+        assert!(
+            fuzz::json_stage_error(&seed).is_none(),
+            "the seed {name} must parse"
+        );
+        let cuts: Vec<usize> = (0..=seed.len())
+            .filter(|&i| seed.is_char_boundary(i))
+            .collect();
+        for w in cuts.windows(2) {
+            let (i, next) = (w[0], w[1]);
+            compare(format!("{name}, cut at {i}"), &seed[..i]);
+            compare(
+                format!("{name}, byte {i} deleted"),
+                &format!("{}{}", &seed[..i], &seed[next..]),
+            );
+            for (k, snippet) in SNIPPETS.iter().enumerate() {
+                if (i + k) % 8 == 0 {
+                    compare(
+                        format!("{name}, {snippet} inserted at {i}"),
+                        &format!("{}{snippet}{}", &seed[..i], &seed[i..]),
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        refused > inputs / 2 && data > refused / 10,
+        "{refused} of {inputs} refused, {data} for their types: the mutations do not reach the errors"
+    );
+    assert!(
+        differences.is_empty(),
+        "{} of {refused} refused inputs differ, e.g.:\n{}",
+        differences.len(),
+        differences[..differences.len().min(15)].join("\n")
+    );
+}

@@ -13,7 +13,11 @@
 //! - `jwks`: without `allow_symmetric` no `oct` key loads; every key returned
 //!   by `select` allows the algorithm and has the `kid` asked for or none (and
 //!   then at most `max_keys_without_kid` are returned).
-//! - `policy`: a policy that loads can verify and authorize without panicking.
+//! - `policy`: a policy that loads can verify and authorize without panicking;
+//!   a policy whose JSON does not fit the types gets the field path that
+//!   `serde_path_to_error` tracks through them (the core names it from
+//!   serde_json's error position, `json::path_at`); malformed JSON gets
+//!   serde_json's own error (line and column).
 //! - `authorize`: the decision is the same without a cache, on a cache miss
 //!   and on a cache hit.
 //! - `path`: a canonical target is a fixed point (canonicalizing it again
@@ -159,7 +163,24 @@ pub fn policy(data: &[u8]) {
     let Ok(json) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(verifier) = Verifier::from_json(json) else {
+    let loaded = Verifier::from_json(json);
+    if let Some(want) = json_stage_error(json) {
+        let got = loaded
+            .as_ref()
+            .err()
+            .map(|e| e.message())
+            .unwrap_or("(loaded)");
+        if want.data {
+            assert_eq!(got, want.message, "the field path of a config error");
+        } else {
+            assert!(
+                got.ends_with(&format!(": {}", want.error)),
+                "{got} for {}",
+                want.message
+            );
+        }
+    }
+    let Ok(verifier) = loaded else {
         return;
     };
     let options = VerifyOptions {
@@ -175,6 +196,41 @@ pub fn policy(data: &[u8]) {
         case_insensitive: false,
     };
     let _ = verifier.authorize(&request, NOW, None);
+}
+
+/// A policy's JSON-stage error as the types' own path gives it
+/// (serde_path_to_error), or `None` when that stage accepts the policy.
+pub struct JsonStageError {
+    /// The message `Policy::from_json` gives: `path: serde_json's error`.
+    pub message: String,
+    /// serde_json's error alone.
+    pub error: String,
+    /// The JSON is well formed but does not fit the policy's types (a wrong
+    /// type, an unknown or missing field): the path must be the same.
+    /// Otherwise (malformed JSON) the line and column say where.
+    pub data: bool,
+}
+
+/// See [`JsonStageError`].
+pub fn json_stage_error(json: &str) -> Option<JsonStageError> {
+    let de = &mut serde_json::Deserializer::from_str(json);
+    let (path, error) =
+        match serde_path_to_error::deserialize::<_, jwtgate::policy::Policy>(&mut *de) {
+            Ok(_) => (String::from("."), de.end().err()?),
+            Err(e) => (e.path().to_string(), e.into_inner()),
+        };
+    let data = error.classify() == serde_json::error::Category::Data;
+    let error = error.to_string();
+    let message = if path == "." {
+        format!("policy: {error}")
+    } else {
+        format!("{path}: {error}")
+    };
+    Some(JsonStageError {
+        message,
+        error,
+        data,
+    })
 }
 
 /// `authorize`: the HTTP decision on an arbitrary request. The input is text:
