@@ -185,11 +185,17 @@ pub(crate) fn path_at(text: &str, error: &serde_json::Error) -> String {
             .map_or(bytes.len(), |(i, _)| i + 1),
     };
     let end = (line_start + error.column()).min(bytes.len());
+    // The error is about the JSON's fit to the types (an unknown field, a
+    // wrong type), not its syntax.
+    let about_the_value = error.classify() == serde_json::error::Category::Data;
     let mut open: Vec<Open> = Vec::new();
     let mut i = 0;
     while i < end {
         match (bytes[i], open.last_mut()) {
             (b'{', _) => open.push(Open::Object(None, false)),
+            // A `}` right after a member name: serde_json closing the object
+            // after refusing the name (an unknown field), still about it.
+            (b'}', Some(Open::Object(Some(_), false))) if about_the_value => {}
             (b'[', _) => open.push(Open::Array(0)),
             (b'}' | b']', _) => {
                 open.pop();
@@ -217,13 +223,12 @@ pub(crate) fn path_at(text: &str, error: &serde_json::Error) -> String {
     }
     // A member is on the path once its `:` is read (serde_path_to_error puts
     // it there as its value's reading begins); before that, only when the
-    // error is about the name itself (an unknown field, a type error).
-    let about_the_name = error.classify() == serde_json::error::Category::Data;
+    // error is about the name itself (an unknown field).
     let mut path = String::new();
     let mut segments = 0;
     for frame in &open {
         match frame {
-            Open::Object(Some(name), colon) if *colon || about_the_name => {
+            Open::Object(Some(name), colon) if *colon || about_the_value => {
                 if segments > 0 {
                     path.push('.');
                 }
@@ -308,6 +313,8 @@ mod tests {
             path_of_error::<Rules>(r#"{"r": [{"prefix": "/"}, {}]}"#),
             "r[1]"
         );
+        // The last member unknown: serde_json has read the `}` after it.
+        assert_eq!(path_of_error::<Rules>(r#"{"r": [{"x\n"}]}"#), "r[0].x\n");
         // Member names as serde_json decodes them.
         assert_eq!(
             path_of_error::<Rules>(r#"{"a\u002eb": [{"prefix": []}]}"#),
