@@ -28,7 +28,6 @@ use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
 use crate::alg::{Alg, HostKey, VerifyingKey};
-use crate::decode::decode as decode_token;
 use crate::host::{SignatureVerifier, VerifierChoice};
 use crate::http::{Decision, Request};
 use crate::jws::{self, UntrustedJws};
@@ -296,7 +295,7 @@ pub fn cli_report(
     use crate::report::{self, Format};
     let format = if json { Format::Json } else { Format::Text };
     let (ok, text) = match policy_json {
-        None => match decode_token(token, Some(seconds(now))) {
+        None => match crate::decode::decode(token, Some(seconds(now))) {
             Ok(decoded) => (true, report::decoded(&decoded, now, format)),
             Err(e) => (false, report::undecodable(&e)),
         },
