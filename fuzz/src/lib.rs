@@ -199,7 +199,8 @@ pub fn policy(data: &[u8]) {
 }
 
 /// A policy's JSON-stage error as the types' own path gives it
-/// (serde_path_to_error), or `None` when that stage accepts the policy.
+/// (serde_path_to_error, with the two differences noted in
+/// [`json_stage_error`]), or `None` when that stage accepts the policy.
 pub struct JsonStageError {
     /// The message `Policy::from_json` gives: `path: serde_json's error`.
     pub message: String,
@@ -214,13 +215,40 @@ pub struct JsonStageError {
 /// See [`JsonStageError`].
 pub fn json_stage_error(json: &str) -> Option<JsonStageError> {
     let de = &mut serde_json::Deserializer::from_str(json);
-    let (path, error) =
+    let (segments, error) =
         match serde_path_to_error::deserialize::<_, jwtgate::policy::Policy>(&mut *de) {
-            Ok(_) => (String::from("."), de.end().err()?),
-            Err(e) => (e.path().to_string(), e.into_inner()),
+            Ok(_) => (Vec::new(), de.end().err()?),
+            Err(e) => (e.path().iter().cloned().collect(), e.into_inner()),
         };
     let data = error.classify() == serde_json::error::Category::Data;
     let error = error.to_string();
+    // The path as serde_path_to_error writes it, except: where it has `?` (a
+    // member name it could not read), the core names the object around it;
+    // and the core names a duplicate member, as it does an unknown one (for
+    // serde_json both stop at the name).
+    use serde_path_to_error::Segment;
+    let mut segments: Vec<Segment> = segments
+        .into_iter()
+        .filter(|s| !matches!(s, Segment::Unknown))
+        .collect();
+    if let Some(name) = error
+        .strip_prefix("duplicate field `")
+        .and_then(|e| e.split('`').next())
+    {
+        segments.push(Segment::Map {
+            key: name.to_string(),
+        });
+    }
+    let mut path = String::new();
+    for (i, segment) in segments.iter().enumerate() {
+        if i > 0 && !matches!(segment, Segment::Seq { .. }) {
+            path.push('.');
+        }
+        path.push_str(&segment.to_string());
+    }
+    if segments.is_empty() {
+        path.push('.');
+    }
     let message = if path == "." {
         format!("policy: {error}")
     } else {
