@@ -3,8 +3,7 @@
 #
 #   js/pkg/       the default module ("jwtgate"): without the pure-Rust RSA/ECDSA
 #                 verifiers (cargo --no-default-features), profile `release-js`
-#   js/full/pkg/  the `jwtgate/full` module: with them (feature rust-rsa-ecdsa)
-#                 and the npm CLI's export (feature js-cli, js/bin/jwtgate.mjs),
+#   js/full/pkg/  the `jwtgate/full` module: with them (feature rust-rsa-ecdsa),
 #                 profile `release-js-full`; js/full/src/ is a copy of js/src/,
 #                 so its imports of ../pkg/ load this module (generated, not in git)
 #
@@ -46,7 +45,7 @@ build_module() {
 
 build_module release-js js/pkg --no-default-features --features js
 if [ "${JWTGATE_JS_MODULES:-all}" != default ]; then
-  build_module release-js-full js/full/pkg --features js,js-cli
+  build_module release-js-full js/full/pkg --features js
   rm -rf js/full/src
   cp -r js/src js/full/src
 fi

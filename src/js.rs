@@ -282,7 +282,6 @@ pub fn decode_input(input: &TokenInput, len: usize, now: f64) -> Result<String, 
 /// `now` is Unix seconds, `json` asks for JSON. Returns `{"ok","text"}`, `ok`
 /// false when the token does not decode (inspect) or is refused (verify);
 /// throws the policy's error.
-#[cfg(feature = "js-cli")]
 #[wasm_bindgen(js_name = cliReport)]
 pub fn cli_report(
     token: &str,
