@@ -547,6 +547,27 @@ Measured above; not made here (bench/ only).
 
 FOOTPRINT = """## Footprint (issue #17: module size and Envoy memory)
 
+### Field paths without serde_path_to_error, no float formatting (2026-12-01, 21:40-22:07 UTC)
+
+Two cuts that change nothing a user sees: config errors take the field path from serde_json's error
+position (`json::path_at`; `tests/regressions.rs` and the `policy` fuzz target hold it to
+serde_path_to_error's path, now a test dependency only), and `claims::iso8601` writes times outside
+0000-9999 with serde_json's number formatting instead of `{:e}` (core's float formatting). Same machine,
+load average about 1.2, `bench/footprint.py --rounds 3` with the build before (commit c8dccd7) in the
+same run:
+
+| build | `.wasm` bytes | Envoy RSS added (3 rounds) | mean | vs the no-op filter | allocator: live, held freed |
+|---|---:|---|---:|---:|---|
+| before (c8dccd7) | 773,991 | +44.2, +43.9, +44.1 MiB | +44.1 | 1.88x | +8.5, +14.3 MiB |
+| after | 712,253 | +41.8, +41.4, +41.4 | +41.5 | 1.78x | +7.9, +11.0 |
+| the no-op proxy-wasm filter | 117,476 | +23.5, +23.8, +22.9 | +23.4 | 1x | +3.2, +3.3 |
+
+The npm default module (`js/build.sh`): 558,377 bytes, 224,416 gzipped (from 591,820 and 238,093).
+Envoy CPU per request, cache off, the build before as `--compare-wasm` cells (medians above no filter):
+RS256 +103.7 against +102.1 µs (5 rounds of 2 s); HS256 +48.7 against +40.9, cold +49.3 against +47.0
+(8 rounds of 2 s), with per-round ranges that overlap (31 to 59 against 32 to 61 µs): no RS256 change;
+an HS256 difference this run cannot tell from the noise.
+
 ### The small filter (2026-12-01, 14:20-14:55 UTC)
 
 Same machine (2 vCPUs, AMD EPYC), Envoy 1.40.0, while two other sessions built (load average 5 to 7:

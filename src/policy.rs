@@ -414,7 +414,8 @@ impl Policy {
     pub fn from_json(json: &str) -> Result<Policy, Error> {
         // The field path comes from where serde_json stopped (json::path_at):
         // tracking it through the types (serde_path_to_error, which
-        // tests/config_paths.rs compares it with) costs the filter 44 KB.
+        // tests/regressions.rs and the policy fuzz target compare it with)
+        // cost the filter 44 KB. from_str also refuses text after the policy.
         let policy: Policy = serde_json::from_str(json).map_err(|e| {
             let path = crate::json::path_at(json, &e);
             if path == "." {
@@ -690,6 +691,18 @@ mod tests {
     }
 
     const MIN: &str = r#"{"providers":{"idp":{"issuer":"i","jwks":{"keys":[]}}},"rules":[{"prefix":"/","requires":"idp"}]}"#;
+
+    #[test]
+    fn text_after_the_policy_is_refused() {
+        assert!(load(MIN).is_ok());
+        let e = load(&format!("{MIN} {{}}")).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidConfig);
+        assert!(
+            e.message()
+                .starts_with("policy: trailing characters at line 1"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn defaults_follow_jwt_authn_and_the_docs() {
