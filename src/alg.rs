@@ -12,8 +12,8 @@
 //!
 //! The pure-Rust RSA and ECDSA verifiers are the cargo feature `rust-rsa-ecdsa`
 //! (default on; the small Envoy filter is built without it). Without it the
-//! keys are checked the same way (RSA on the bytes, EC points with the curves'
-//! field arithmetic), `RS*`/`ES*` signatures need the host's crypto
+//! keys are checked the same way (RSA on the bytes, EC points with
+//! [`crate::curve`] in every build), `RS*`/`ES*` signatures need the host's crypto
 //! ([`crate::host`]), and [`verify_signature`] refuses them as
 //! `unsupported_alg`; a host that takes them and then fails to answer is
 //! `verifier_unavailable` (HTTP 500: the deployment, not the token, is at fault).
@@ -34,8 +34,8 @@ use jwt_compact::alg::{Ed25519, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Ke
 #[cfg(feature = "rust-rsa-ecdsa")]
 use jwt_compact::alg::{Es256, Rsa};
 use jwt_compact::{Algorithm, AlgorithmSignature};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
 
+use crate::curve::{on_curve, Curve};
 use crate::error::{err, Error};
 
 /// A JWS algorithm we implement (RFC 7518 names).
@@ -157,9 +157,10 @@ pub struct VerifyingKey(Inner);
 #[derive(Clone)]
 enum Inner {
     Rsa(RsaKey),
-    P256(p256::PublicKey),
-    P384(p384::PublicKey),
-    P521(p521::PublicKey),
+    // The uncompressed SEC1 point `04 || x || y`, checked on its curve.
+    P256(Vec<u8>),
+    P384(Vec<u8>),
+    P521(Vec<u8>),
     Ed25519(ed25519_dalek::VerifyingKey),
     Hmac(Vec<u8>),
 }
@@ -255,27 +256,24 @@ impl VerifyingKey {
     /// `x` and `y` are the big-endian affine coordinates of exactly the curve's
     /// size (32, 48 or 66 bytes). The point must be on the curve.
     pub fn ec(crv: &str, x: &[u8], y: &[u8]) -> Result<Self, Error> {
-        let inner = match crv {
-            "P-256" => Inner::P256(
-                p256::PublicKey::from_sec1_bytes(&sec1_point(crv, 32, x, y)?)
-                    .map_err(|_| off_curve(crv))?,
-            ),
-            "P-384" => Inner::P384(
-                p384::PublicKey::from_sec1_bytes(&sec1_point(crv, 48, x, y)?)
-                    .map_err(|_| off_curve(crv))?,
-            ),
-            "P-521" => Inner::P521(
-                p521::PublicKey::from_sec1_bytes(&sec1_point(crv, 66, x, y)?)
-                    .map_err(|_| off_curve(crv))?,
-            ),
-            other => {
-                return Err(err!(
-                    InvalidKey,
-                    "the EC curve {other:?} is not supported (P-256, P-384 or P-521)"
-                ))
-            }
+        let Some(curve) = Curve::from_name(crv) else {
+            return Err(err!(
+                InvalidKey,
+                "the EC curve {crv:?} is not supported (P-256, P-384 or P-521)"
+            ));
         };
-        Ok(VerifyingKey(inner))
+        let point = sec1_point(crv, curve.size(), x, y)?;
+        if !on_curve(curve, x, y) {
+            return Err(err!(
+                InvalidKey,
+                "the point (x, y) is not on the {crv} curve"
+            ));
+        }
+        Ok(VerifyingKey(match curve {
+            Curve::P256 => Inner::P256(point),
+            Curve::P384 => Inner::P384(point),
+            Curve::P521 => Inner::P521(point),
+        }))
     }
 
     /// An Ed25519 public key: the 32-byte compressed point (RFC 8037 `x`).
@@ -357,9 +355,9 @@ impl VerifyingKey {
     pub fn spki_der(&self) -> Option<Vec<u8>> {
         match &self.0 {
             Inner::Rsa(key) => Some(rsa_spki(&key.n, &key.e)),
-            Inner::P256(key) => Some(ec_spki(SPKI_P256, key.to_encoded_point(false).as_bytes())),
-            Inner::P384(key) => Some(ec_spki(SPKI_P384, key.to_encoded_point(false).as_bytes())),
-            Inner::P521(key) => Some(ec_spki(SPKI_P521, key.to_encoded_point(false).as_bytes())),
+            Inner::P256(point) => Some(ec_spki(SPKI_P256, point)),
+            Inner::P384(point) => Some(ec_spki(SPKI_P384, point)),
+            Inner::P521(point) => Some(ec_spki(SPKI_P521, point)),
             Inner::Ed25519(_) | Inner::Hmac(_) => None,
         }
     }
@@ -443,10 +441,6 @@ fn sec1_point(crv: &str, size: usize, x: &[u8], y: &[u8]) -> Result<Vec<u8>, Err
     point.extend_from_slice(x);
     point.extend_from_slice(y);
     Ok(point)
-}
-
-fn off_curve(crv: &str) -> Error {
-    err!(InvalidKey, "the point (x, y) is not on the {crv} curve")
 }
 
 // DER prefixes of an EC SubjectPublicKeyInfo up to the uncompressed point
@@ -658,13 +652,13 @@ fn verify_checked(
     }
 }
 
-/// The pure-Rust ECDSA key of a checked public key (the point is on the
+/// The pure-Rust ECDSA key of a checked SEC1 point (the point is on the
 /// curve already, so this cannot fail; if it did, the signature would not
 /// verify).
 #[cfg(feature = "rust-rsa-ecdsa")]
 macro_rules! ecdsa_key {
-    ($curve:ident, $key:expr) => {
-        match $curve::ecdsa::VerifyingKey::from_affine(*$key.as_affine()) {
+    ($curve:ident, $point:expr) => {
+        match $curve::ecdsa::VerifyingKey::from_sec1_bytes($point) {
             Ok(key) => key,
             Err(_) => return Err(err!(BadSignature, "the signature does not verify")),
         }

@@ -54,6 +54,7 @@ pub mod alg;
 pub mod base64url;
 pub mod cache;
 pub mod claims;
+pub mod curve;
 pub mod decode;
 pub mod error;
 pub mod explain;
