@@ -1,7 +1,7 @@
 //! Keys in PEM and X.509 form: SPKI public keys (`BEGIN PUBLIC KEY`), PKCS#1
 //! RSA public keys (`BEGIN RSA PUBLIC KEY`), X.509 certificates (`BEGIN
 //! CERTIFICATE`, and a JWK's `x5c`), parsed with the RustCrypto `der` and
-//! `x509-cert` crates into the same checked [`VerifyingKey`]s as JWKs.
+//! `spki` crates into the same checked [`VerifyingKey`]s as JWKs.
 //!
 //! A certificate is only a container for its public key here: its validity
 //! dates, issuer, chain and extensions are not checked, and the other
@@ -27,12 +27,12 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use der::asn1::AnyRef;
 use der::asn1::ObjectIdentifier;
-use der::{Decode, Encode, Tagged};
+use der::{Decode, Reader, SliceReader, Tag, TagNumber, Tagged};
 use serde::Deserialize;
 use serde_json::Value;
-use x509_cert::spki::SubjectPublicKeyInfoRef;
-use x509_cert::Certificate;
+use spki::SubjectPublicKeyInfoRef;
 
 use crate::alg::{Alg, VerifyingKey};
 use crate::error::{err, Error};
@@ -190,19 +190,51 @@ pub fn key_from_certificate_der(der: &[u8]) -> Result<VerifyingKey, Error> {
             der.len()
         ));
     }
-    let certificate = Certificate::from_der(der)
+    let spki = certificate_spki(der)
         .map_err(|e| err!(InvalidKey, "the certificate is not valid DER X.509: {e}"))?;
-    let spki = certificate
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .map_err(|e| {
-            err!(
-                InvalidKey,
-                "the certificate's public key cannot be read: {e}"
-            )
+    key_from_spki_der(spki)
+}
+
+/// The DER `subjectPublicKeyInfo` of an X.509 certificate (RFC 5280 §4.1).
+///
+/// The certificate's elements are read up to the key and after it, each with
+/// its tag and DER length checked; their contents (names, dates, extensions)
+/// are skipped, since only the key is used (see the module's doc).
+fn certificate_spki(der: &[u8]) -> der::Result<&[u8]> {
+    let mut reader = SliceReader::new(der)?;
+    let spki = reader.sequence(|certificate| {
+        let spki = certificate.sequence(|tbs| {
+            // version [0] EXPLICIT, absent in a v1 certificate.
+            let version = Tag::ContextSpecific {
+                constructed: true,
+                number: TagNumber::N0,
+            };
+            if tbs.peek_tag()? == version {
+                tbs.tlv_bytes()?;
+            }
+            element(tbs, Tag::Integer)?; // serialNumber
+            element(tbs, Tag::Sequence)?; // signature
+            element(tbs, Tag::Sequence)?; // issuer
+            element(tbs, Tag::Sequence)?; // validity
+            element(tbs, Tag::Sequence)?; // subject
+            let spki = tbs.tlv_bytes()?;
+            // issuerUniqueID, subjectUniqueID, extensions: not used.
+            while !tbs.is_finished() {
+                tbs.tlv_bytes()?;
+            }
+            Ok(spki)
         })?;
-    key_from_spki_der(&spki)
+        element(certificate, Tag::Sequence)?; // signatureAlgorithm
+        element(certificate, Tag::BitString)?; // signatureValue
+        Ok(spki)
+    })?;
+    reader.finish(spki)
+}
+
+/// Reads one element, which must have the tag `tag`.
+fn element<'a>(reader: &mut impl Reader<'a>, tag: Tag) -> der::Result<()> {
+    let any: AnyRef<'a> = reader.decode()?;
+    any.tag().assert_eq(tag).map(drop)
 }
 
 /// A PKCS#1 `RSAPublicKey` (RFC 8017 A.1.1), checked like a JWK's `n` and `e`.

@@ -107,3 +107,78 @@ fn pem_and_jwks_keys_combine() {
     assert_eq!(verdict(&policy, pem), "ok");
     assert_eq!(verdict(&policy, x5c), "ok");
 }
+
+/// Every certificate of the fixtures, as DER: the `CERTIFICATE` PEM keys and
+/// the `x5c` chains' certificates.
+fn certificates() -> Vec<Vec<u8>> {
+    use base64ct::Encoding;
+    let all = cases();
+    let mut out = Vec::new();
+    for case in all["pem_cases"].as_array().unwrap() {
+        let text = case["pem_key"]["pem"].as_str().unwrap();
+        if text.contains("BEGIN CERTIFICATE") {
+            out.push(der::pem::decode_vec(text.trim().as_bytes()).unwrap().1);
+        }
+    }
+    for case in all["x5c_cases"].as_array().unwrap() {
+        for cert in case["jwk"]["x5c"].as_array().into_iter().flatten() {
+            out.extend(base64ct::Base64::decode_vec(cert.as_str().unwrap()).ok());
+        }
+    }
+    out
+}
+
+/// The core reads a certificate only as far as its key (src/pem.rs,
+/// `certificate_spki`). Wherever `x509-cert`'s full parse accepts a
+/// certificate, the core must give the same outcome as for that parse's
+/// `subjectPublicKeyInfo`: the fixtures' certificates, every truncation of
+/// them and every one-byte change. (Where it refuses, the core may still
+/// read the key: names, dates and extensions are not used.)
+#[test]
+fn certificates_give_the_key_x509_cert_finds() {
+    use der::{Decode, Encode};
+    use jwtgate::pem::{key_from_certificate_der, key_from_spki_der};
+    let certificates = certificates();
+    assert!(
+        certificates.len() >= 3,
+        "{} certificates",
+        certificates.len()
+    );
+    let (mut compared, mut both_refused) = (0, 0);
+    for certificate in &certificates {
+        let mut variants: Vec<Vec<u8>> = (0..certificate.len())
+            .map(|n| certificate[..n].to_vec())
+            .collect();
+        for at in 0..certificate.len() {
+            for flip in [0x01, 0x80] {
+                let mut changed = certificate.clone();
+                changed[at] ^= flip;
+                variants.push(changed);
+            }
+        }
+        variants.push(certificate.clone());
+        for der in variants {
+            let ours = key_from_certificate_der(&der);
+            match x509_cert::Certificate::from_der(&der) {
+                Ok(parsed) => {
+                    let spki = parsed
+                        .tbs_certificate
+                        .subject_public_key_info
+                        .to_der()
+                        .unwrap();
+                    let reference = key_from_spki_der(&spki);
+                    match (&ours, &reference) {
+                        (Ok(a), Ok(b)) => assert!(a.same_key(b)),
+                        (Err(a), Err(b)) => assert_eq!(a.message(), b.message()),
+                        _ => panic!("{:?} against {:?}", ours.err(), reference.err()),
+                    }
+                    compared += 1;
+                }
+                Err(_) => both_refused += usize::from(ours.is_err()),
+            }
+        }
+    }
+    // The whole certificate and the changes inside names and dates parse.
+    assert!(compared > certificates.len(), "{compared}");
+    assert!(both_refused > 0);
+}

@@ -305,7 +305,23 @@ pub fn pem(data: &[u8]) {
         }
     }
     keys.extend(key_from_spki_der(data).ok());
-    keys.extend(key_from_certificate_der(data).ok());
+    let certified = key_from_certificate_der(data);
+    // The core reads a certificate only as far as its key: wherever
+    // x509-cert's full parse accepts it, the outcome is that of its key.
+    if let Ok(parsed) = <x509_cert::Certificate as der::Decode>::from_der(data) {
+        let spki = der::Encode::to_der(&parsed.tbs_certificate.subject_public_key_info)
+            .expect("a parsed key encodes");
+        match (&certified, &key_from_spki_der(&spki)) {
+            (Ok(a), Ok(b)) => assert!(a.same_key(b), "another key than x509-cert's"),
+            (Err(a), Err(b)) => assert_eq!(a.message(), b.message()),
+            (a, b) => panic!(
+                "{:?} against x509-cert's {:?}",
+                a.as_ref().err(),
+                b.as_ref().err()
+            ),
+        }
+    }
+    keys.extend(certified.ok());
     for key in keys {
         if let Some(der) = key.spki_der() {
             let again = key_from_spki_der(&der).expect("our own SPKI reads back");
