@@ -11,8 +11,9 @@
 //! Times are Unix seconds passed as `f64`, since a JS number is one.
 //!
 //! In Node the package passes [`HostCrypto`] (backed by `node:crypto`) for the
-//! core's host-crypto seam ([`crate::host`]) to policy verifiers: RSA, ECDSA,
-//! Ed25519 and HMAC. WebCrypto is
+//! core's host-crypto seam ([`crate::host`]) to policy verifiers: RSA, ECDSA
+//! and Ed25519 (HMAC stays pure Rust's, faster in wasm: [`JsHost`]'s
+//! `handles`). WebCrypto is
 //! asynchronous only, so `verifyAsync` answers the core's checks ahead of time
 //! ([`host_probes`] for the self-test, [`JsVerifier::signature_requests`] per
 //! token) and then offers ([`JsVerifier::offer_async_host`]) a host that looks
@@ -106,9 +107,14 @@ impl SignatureVerifier for JsHost {
             .verify(&self.alg_names[index], handle, signing_input, signature)
     }
 
-    /// node:crypto and WebCrypto both check every algorithm (RSA-PSS too).
-    fn handles(&self, _: Alg) -> bool {
-        true
+    /// RSA (RSA-PSS too), ECDSA and Ed25519: node:crypto and WebCrypto both
+    /// check them faster than pure Rust in wasm. Not HMAC: with its keyed
+    /// state computed once per key ([`crate::alg`]), pure Rust hashes a
+    /// token's signing input in wasm faster than a call out to node:crypto's
+    /// `createHmac` (measured: docs/BENCHMARKS.md, Node), and WebCrypto is
+    /// given no secrets.
+    fn handles(&self, alg: Alg) -> bool {
+        !alg.is_symmetric()
     }
 
     fn name(&self) -> &'static str {

@@ -256,7 +256,7 @@ export class Verifier {
   }
 
   /**
-   * Who checks signatures: "node:crypto" (Node: RSA, ECDSA, Ed25519, HMAC),
+   * Who checks signatures: "node:crypto" (Node: RSA, ECDSA, Ed25519; HMAC is pure Rust's),
    * "WebCrypto" (after the first verifyAsync, where it is used: RSA, ECDSA and
    * Ed25519 where the runtime has it) or "pure Rust".
    */

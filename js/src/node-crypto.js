@@ -1,6 +1,8 @@
 // The host crypto of the Node entry point: node:crypto (OpenSSL) checks RSA,
-// ECDSA, Ed25519 and HMAC signatures for the core, which is several times
-// faster than pure Rust in wasm. The core has already chosen the key (from the
+// ECDSA and Ed25519 signatures for the core, which is several times faster
+// than pure Rust in wasm. It implements HMAC too (`prepareSecret`, tested in
+// js/test), but the core does not ask it: HMAC is faster in pure Rust in
+// wasm than a call out to createHmac (src/js.rs, JsHost::handles). The core has already chosen the key (from the
 // policy, never from the token), checked that it fits the alg and the
 // signature's length and format; it self-tests this object with known-answer
 // vectors before trusting it (src/host.rs), and any answer other than
