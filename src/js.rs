@@ -5,7 +5,7 @@
 //! from Rust field by field; numbers in `js/README.md`). What the token itself
 //! holds makes no JSON round trip: `verify` and `decode` splice the token's own
 //! header and payload JSON text, which the core has just parsed strictly, into
-//! their result ([`with_token_json`]), so the package makes one `JSON.parse`
+//! their result ([`with_json_text`]), so the package makes one `JSON.parse`
 //! per call and re-serializes nothing. A failure is thrown as
 //! a JSON string `{"code","message"}`, which the package turns into a `JwtError`.
 //! Times are Unix seconds passed as `f64`, since a JS number is one.
@@ -128,31 +128,11 @@ fn to_json<T: Serialize>(value: &T) -> String {
 }
 
 /// The JSON text `[lead,header,payload]`: `lead` serialized, then the
-/// token's own header and payload JSON, decoded from its segments. Only for
-/// a token the core has just decoded or accepted: it parsed exactly these
-/// bytes strictly (UTF-8, no duplicate member names, bounded depth, nothing
-/// after the value), so one `JSON.parse` of the result gives the values the
-/// core checked.
-fn with_token_json<T: Serialize>(lead: &T, token: &str) -> Result<String, JsValue> {
-    let mut out = Vec::with_capacity(token.len() + 64);
-    out.push(b'[');
-    out.extend(serde_json::to_vec(lead).unwrap_or_default());
-    for segment in token.split('.').take(2) {
-        out.push(b',');
-        if !base64url::decode_public_into(segment, &mut out) {
-            return Err(thrown(&Error::new(
-                ErrorCode::Malformed,
-                "the token's segments do not decode",
-            )));
-        }
-    }
-    out.push(b']');
-    json_text(out)
-}
-
-/// The JSON text `[lead,header,payload]` from `lead` and the header and
-/// payload JSON text the core parsed strictly, as [`with_token_json`] for
-/// a caller that already holds them.
+/// token's own header and payload JSON text, as decoded from its segments.
+/// Only for a token the core has just decoded or accepted: it parsed exactly
+/// these bytes strictly (UTF-8, no duplicate member names, bounded depth,
+/// nothing after the value), so one `JSON.parse` of the result gives the
+/// values the core checked.
 fn with_json_text<T: Serialize>(
     lead: &T,
     header: &[u8],
@@ -608,7 +588,7 @@ impl JsVerifier {
 
     /// Verifies a token and returns `[provider,header,claims]` as JSON text:
     /// the name of the provider that accepted it, then the token's own header
-    /// and claims JSON ([`with_token_json`]); or throws the error. This never
+    /// and claims JSON ([`with_json_text`]); or throws the error. This never
     /// reads or fills the module's cache: with the policy's cache on, the
     /// package keeps `verify`'s verdicts itself ([`JsVerifier::reuse_until`])
     /// within the policy's `cache` limits, so they are not held twice; the
@@ -656,7 +636,7 @@ impl JsVerifier {
             }
         };
         let now = seconds(now);
-        let verified = self
+        let (verified, json) = self
             .verifier
             .verify_for_rule(token, rule, now)
             .map_err(|e| thrown(&e))?;
@@ -664,7 +644,7 @@ impl JsVerifier {
             Some(_) => self.reuse_window(&verified, now),
             None => None,
         };
-        with_token_json(&verified.provider, token)
+        with_json_text(&verified.provider, &json.header, &json.payload)
     }
 }
 
