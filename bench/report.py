@@ -888,6 +888,40 @@ against the build of 64d3ac1 in one process (`node_ab.mjs --baseline` that build
 0.40 (0.22 to 0.74) against 0.28 (0.16 to 0.43) of jose, HS256 0.76 (0.40 to 1.19) against 0.61 (0.36 to
 0.94) of fast-jwt, EdDSA 0.92 against 0.97 (noise), for a module of 1,007,910 B (377,793 B gzipped) instead of
 722,660 B (285,069 B): +33% to download. Even so neither goal is reached.
+
+### HMAC in pure Rust with a keyed state per key (2026-12-02, issue #17)
+
+A one-off A/B, not part of the tables above: `taskset -c 1 node bench/node_ab.mjs --baseline <main at a1e6fa5>/js
+--rounds 41`, four runs, same machine, load average 1 to 4 (shared with other sessions). Each figure is a run's
+median ratio, in brackets the 10th to 90th percentile of its round-by-round ratios.
+
+| | decode vs jose.decodeJwt | verify HS256, cache off, vs fast-jwt | verify EdDSA, cache off, vs fast-jwt | verify HS256, cache on, vs fast-jwt's cache |
+|---|---:|---:|---:|---:|
+| before (main, a1e6fa5) | 0.29 to 0.35 | 0.61 to 0.71 (0.38 to 0.95) | 0.93 to 1.08 (0.61 to 1.44) | 21 to 30 |
+| after (branch node-speed) | 0.29 to 0.35 | 0.76 to 0.92 (0.52 to 1.19) | 0.94 to 0.96 (0.57 to 1.42) | 19 to 31 |
+| verdict | **missed** (unchanged) | **missed** (closer) | **not met** (inside the noise) | met |
+
+What changed: an `oct` key's HMAC state (the inner and outer pads hashed, RFC 2104) is computed once when the key
+is built, with RustCrypto's `hmac` directly (jwt-compact's `Hs*` re-keyed on every check: two extra SHA-256
+blocks of the about eight an HS256 JWT costs); and the npm package no longer asks `node:crypto` for HMAC. Measured
+beside each other in one process (the pure-Rust HS256 verifier is the one `hostCrypto: "webcrypto"` gives), pure
+Rust was already faster than the host call before the keyed state, 0.69 to 0.74 of fast-jwt against 0.63 to 0.65
+through `node:crypto` (`createHmac` per call is most of the difference), and 0.75 to 0.77 with it. The npm
+`verify` also hands on the header and claims JSON text its strict parse read (`Verifier::verify_for_rule` returns
+it) instead of decoding the token's segments a second time: +2 to 4% on HS256 (0.74 to 0.78 -> 0.76 to 0.79
+against the commit before it). The default module is 224,416 -> 223,554 B gzipped.
+
+Tried, not kept: one `BTreeMap` search per JSON member instead of two (serde_json's entry API in the strict
+parser): decode 0.31 to 0.33 -> 0.32 to 0.34, HS256 0.77 to 0.85 -> 0.80 to 0.83, inside the noise.
+
+Where the rest goes (`node --cpu-prof`, module built with names kept, HS256 `verify` cache off, after): the
+software SHA-256 13%, the `JSON.parse` of the result and its JS wrapper 15%, then a flat spread of the core's
+strict parse into `serde_json` maps, base64url, allocation and freeing (each 1 to 4%). EdDSA is 87%
+`crypto.verify` (a view of the module's memory costs the same as a Buffer, measured); the gap to fast-jwt is the
+same per-call work as HS256's without the HMAC (estimated as HS256's time less its HMAC share: about 8 to 9 µs
+against fast-jwt's 5 to 7). decode: the
+`JSON.parse` of the result 20%, the strict parse of header and payload into maps, base64url, and serializing the
+warnings (two, about 120 of the 313 bytes of the benchmark token's result).
 """
 
 # One-off measurements kept across runs (bench/worker_bench.mjs writes the worker table itself).

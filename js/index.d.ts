@@ -141,7 +141,7 @@ export interface SubtleVerify {
 export interface VerifierOptions {
   /**
    * Which host crypto checks signatures. `"auto"` (default): node:crypto in
-   * Node (RSA, ECDSA, Ed25519, HMAC), for `verify` and `verifyAsync`;
+   * Node (RSA, ECDSA, Ed25519; HMAC in pure Rust, faster in wasm), for `verify` and `verifyAsync`;
    * elsewhere `verify` is pure Rust (RS*, PS*, ES* in `jwtgate/full` only) and
    * `verifyAsync` uses WebCrypto (RSA,
    * ECDSA, and Ed25519 where the runtime has it; HMAC in pure Rust). `"webcrypto"`: `verifyAsync`

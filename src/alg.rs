@@ -1,9 +1,12 @@
 //! Algorithms and verifying keys: the only module that imports crypto crates.
 //!
-//! Every algorithm goes through one shape: jwt-compact's [`jwt_compact::Algorithm`]
-//! trait. `RS*`, `PS*`, `ES256`, `EdDSA` and `HS*` are jwt-compact's own
-//! implementations over RustCrypto backends; `ES384` and `ES512` (which jwt-compact
-//! lacks) are implemented here over the `p384` and `p521` crates, verify-only.
+//! The public-key algorithms go through one shape: jwt-compact's
+//! [`jwt_compact::Algorithm`] trait. `RS*`, `PS*`, `ES256` and `EdDSA` are
+//! jwt-compact's own implementations over RustCrypto backends; `ES384` and
+//! `ES512` (which jwt-compact lacks) are implemented here over the `p384` and
+//! `p521` crates, verify-only. `HS*` uses RustCrypto's `hmac` directly: the
+//! secret's keyed state (its inner and outer pads hashed) is computed once,
+//! when the key is built, so a check hashes only the signing input.
 //!
 //! [`verify_signature`] checks in one fixed order: the key fits the algorithm, the
 //! signature has the algorithm's exact length and format, then the cryptography.
@@ -25,15 +28,18 @@
 
 #[cfg(feature = "rust-rsa-ecdsa")]
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 #[cfg(feature = "rust-rsa-ecdsa")]
 use core::num::NonZeroUsize;
 
-use jwt_compact::alg::{Ed25519, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key};
+use hmac::{Hmac, Mac};
+use jwt_compact::alg::Ed25519;
 #[cfg(feature = "rust-rsa-ecdsa")]
 use jwt_compact::alg::{Es256, Rsa};
 use jwt_compact::{Algorithm, AlgorithmSignature};
+use sha2::{Sha256, Sha384, Sha512};
 
 use crate::curve::{on_curve, Curve};
 use crate::error::{err, Error};
@@ -162,7 +168,18 @@ enum Inner {
     P384(Vec<u8>),
     P521(Vec<u8>),
     Ed25519(ed25519_dalek::VerifyingKey),
-    Hmac(Vec<u8>),
+    Hmac(Box<HmacKey>),
+}
+
+/// An HMAC secret and its keyed state for each `HS*` hash (the pads already
+/// hashed, RFC 2104), computed once when the key is built: a check clones
+/// the state and hashes only the signing input.
+#[derive(Clone)]
+struct HmacKey {
+    secret: Vec<u8>,
+    hs256: Hmac<Sha256>,
+    hs384: Hmac<Sha384>,
+    hs512: Hmac<Sha512>,
 }
 
 /// A checked RSA public key: its big-endian modulus and exponent without
@@ -304,7 +321,14 @@ impl VerifyingKey {
         if secret.is_empty() {
             return Err(err!(InvalidKey, "the HMAC secret is empty"));
         }
-        Ok(VerifyingKey(Inner::Hmac(secret.to_vec())))
+        // HMAC takes a key of any length; `new_from_slice` never refuses one.
+        let keyed = |_| err!(InvalidKey, "the HMAC secret cannot be keyed");
+        Ok(VerifyingKey(Inner::Hmac(Box::new(HmacKey {
+            secret: secret.to_vec(),
+            hs256: Hmac::new_from_slice(secret).map_err(keyed)?,
+            hs384: Hmac::new_from_slice(secret).map_err(keyed)?,
+            hs512: Hmac::new_from_slice(secret).map_err(keyed)?,
+        }))))
     }
 
     /// What this key is: `"RSA"`, `"EC P-256"`, `"EC P-384"`, `"EC P-521"`,
@@ -406,7 +430,7 @@ impl VerifyingKey {
     pub fn host_key(&self) -> Option<HostKey<'_>> {
         match &self.0 {
             Inner::Ed25519(key) => Some(HostKey::Public(ec_spki(SPKI_ED25519, key.as_bytes()))),
-            Inner::Hmac(secret) => Some(HostKey::Secret(secret)),
+            Inner::Hmac(key) => Some(HostKey::Secret(&key.secret)),
             _ => self.spki_der().map(HostKey::Public),
         }
     }
@@ -418,7 +442,7 @@ impl fmt::Debug for VerifyingKey {
         out.field("kind", &self.kind());
         match &self.0 {
             Inner::Rsa(key) => out.field("bits", &bit_length(&key.n)),
-            Inner::Hmac(secret) => out.field("secret_bytes", &secret.len()),
+            Inner::Hmac(key) => out.field("secret_bytes", &key.secret.len()),
             Inner::P256(_) | Inner::P384(_) | Inner::P521(_) | Inner::Ed25519(_) => &mut out,
         };
         out.finish()
@@ -569,7 +593,8 @@ pub fn check_format(alg: Alg, key: &VerifyingKey, signature: &[u8]) -> Result<()
     }
     let expected = match &key.0 {
         Inner::Rsa(rsa) => rsa.n.len(),
-        Inner::Hmac(secret) => {
+        Inner::Hmac(key) => {
+            let secret = &key.secret;
             let hash_len = hmac_len(alg);
             if secret.len() < hash_len {
                 return Err(err!(
@@ -644,9 +669,9 @@ fn verify_checked(
             ))
         }
         (Inner::Ed25519(k), Alg::EdDSA) => check(alg, &Ed25519, k, input, signature),
-        (Inner::Hmac(s), Alg::HS256) => check(alg, &Hs256, &Hs256Key::new(s), input, signature),
-        (Inner::Hmac(s), Alg::HS384) => check(alg, &Hs384, &Hs384Key::new(s), input, signature),
-        (Inner::Hmac(s), Alg::HS512) => check(alg, &Hs512, &Hs512Key::new(s), input, signature),
+        (Inner::Hmac(k), Alg::HS256) => hmac_check(k.hs256.clone(), input, signature),
+        (Inner::Hmac(k), Alg::HS384) => hmac_check(k.hs384.clone(), input, signature),
+        (Inner::Hmac(k), Alg::HS512) => hmac_check(k.hs512.clone(), input, signature),
         // `fits` was checked above; this arm only completes the match.
         _ => Err(mismatch(alg, key)),
     }
@@ -761,6 +786,14 @@ fn check<A: Algorithm>(
     } else {
         Err(err!(BadSignature, "the signature does not verify"))
     }
+}
+
+/// An HMAC check from a keyed state: the tag over `input` compared with
+/// `signature` in constant time (`verify_slice`; the length is already checked).
+fn hmac_check<M: Mac>(mut mac: M, input: &[u8], signature: &[u8]) -> Result<(), Error> {
+    mac.update(input);
+    mac.verify_slice(signature)
+        .map_err(|_| err!(BadSignature, "the signature does not verify"))
 }
 
 /// A signing key that cannot exist: ES384 and ES512 are verify-only here, so

@@ -33,7 +33,8 @@ use crate::base64url;
 pub trait SignatureVerifier {
     /// Prepares `key` for later checks (at configuration time) and returns a
     /// handle for it, or `None` when the host will not handle this key (then
-    /// pure Rust verifies its signatures).
+    /// pure Rust verifies its signatures). The core offers only keys that fit
+    /// an algorithm the host [`handles`](SignatureVerifier::handles).
     fn prepare(&mut self, key: &VerifyingKey) -> Option<u32>;
 
     /// Checks `signature` over `signing_input` with a prepared key. The core

@@ -5,14 +5,15 @@
 //! from Rust field by field; numbers in `js/README.md`). What the token itself
 //! holds makes no JSON round trip: `verify` and `decode` splice the token's own
 //! header and payload JSON text, which the core has just parsed strictly, into
-//! their result ([`with_token_json`]), so the package makes one `JSON.parse`
+//! their result ([`with_json_text`]), so the package makes one `JSON.parse`
 //! per call and re-serializes nothing. A failure is thrown as
 //! a JSON string `{"code","message"}`, which the package turns into a `JwtError`.
 //! Times are Unix seconds passed as `f64`, since a JS number is one.
 //!
 //! In Node the package passes [`HostCrypto`] (backed by `node:crypto`) for the
-//! core's host-crypto seam ([`crate::host`]) to policy verifiers: RSA, ECDSA,
-//! Ed25519 and HMAC. WebCrypto is
+//! core's host-crypto seam ([`crate::host`]) to policy verifiers: RSA, ECDSA
+//! and Ed25519 (HMAC stays pure Rust's, faster in wasm: [`JsHost`]'s
+//! `handles`). WebCrypto is
 //! asynchronous only, so `verifyAsync` answers the core's checks ahead of time
 //! ([`host_probes`] for the self-test, [`JsVerifier::signature_requests`] per
 //! token) and then offers ([`JsVerifier::offer_async_host`]) a host that looks
@@ -39,8 +40,8 @@ use crate::{base64url, Error, ErrorCode, KeySet, KeySetOptions, VerifiedCache, V
 extern "C" {
     /// Signature checks by the host (`js/src/node-crypto.js`, `js/src/webcrypto.js`):
     /// `prepare(spkiDer, kind)` (a public key, `kind` as
-    /// [`VerifyingKey::kind`]) and `prepareSecret(secret)` (an HMAC secret,
-    /// only ever from an `oct` key) return a key handle or `undefined`;
+    /// [`VerifyingKey::kind`]) returns a key handle or `undefined` (no HMAC
+    /// secret is ever passed: [`JsHost`] does not handle HMAC);
     /// `verify(alg, handle, input, signature)` returns `true`, `false`, or
     /// `undefined` when it cannot answer. The byte arguments are views of the
     /// module's memory, valid during the call only (copy what you keep).
@@ -48,9 +49,6 @@ extern "C" {
 
     #[wasm_bindgen(method)]
     fn prepare(this: &HostCrypto, spki_der: &[u8], kind: &str) -> Option<u32>;
-
-    #[wasm_bindgen(method, js_name = prepareSecret)]
-    fn prepare_secret(this: &HostCrypto, secret: &[u8]) -> Option<u32>;
 
     #[wasm_bindgen(method)]
     fn verify(
@@ -88,9 +86,11 @@ impl JsHost {
 
 impl SignatureVerifier for JsHost {
     fn prepare(&mut self, key: &VerifyingKey) -> Option<u32> {
+        // The core offers only keys of algorithms a host handles, so never
+        // an HMAC secret here (`handles`).
         match key.host_key()? {
             HostKey::Public(der) => self.host.prepare(&der, key.kind()),
-            HostKey::Secret(secret) => self.host.prepare_secret(secret),
+            HostKey::Secret(_) => None,
         }
     }
 
@@ -106,9 +106,14 @@ impl SignatureVerifier for JsHost {
             .verify(&self.alg_names[index], handle, signing_input, signature)
     }
 
-    /// node:crypto and WebCrypto both check every algorithm (RSA-PSS too).
-    fn handles(&self, _: Alg) -> bool {
-        true
+    /// RSA (RSA-PSS too), ECDSA and Ed25519: node:crypto and WebCrypto both
+    /// check them faster than pure Rust in wasm. Not HMAC: with its keyed
+    /// state computed once per key ([`crate::alg`]), pure Rust hashes a
+    /// token's signing input in wasm faster than a call out to node:crypto's
+    /// `createHmac` (measured: docs/BENCHMARKS.md, Node), and WebCrypto is
+    /// given no secrets.
+    fn handles(&self, alg: Alg) -> bool {
+        !alg.is_symmetric()
     }
 
     fn name(&self) -> &'static str {
@@ -122,31 +127,11 @@ fn to_json<T: Serialize>(value: &T) -> String {
 }
 
 /// The JSON text `[lead,header,payload]`: `lead` serialized, then the
-/// token's own header and payload JSON, decoded from its segments. Only for
-/// a token the core has just decoded or accepted: it parsed exactly these
-/// bytes strictly (UTF-8, no duplicate member names, bounded depth, nothing
-/// after the value), so one `JSON.parse` of the result gives the values the
-/// core checked.
-fn with_token_json<T: Serialize>(lead: &T, token: &str) -> Result<String, JsValue> {
-    let mut out = Vec::with_capacity(token.len() + 64);
-    out.push(b'[');
-    out.extend(serde_json::to_vec(lead).unwrap_or_default());
-    for segment in token.split('.').take(2) {
-        out.push(b',');
-        if !base64url::decode_public_into(segment, &mut out) {
-            return Err(thrown(&Error::new(
-                ErrorCode::Malformed,
-                "the token's segments do not decode",
-            )));
-        }
-    }
-    out.push(b']');
-    json_text(out)
-}
-
-/// The JSON text `[lead,header,payload]` from `lead` and the header and
-/// payload JSON text the core parsed strictly, as [`with_token_json`] for
-/// a caller that already holds them.
+/// token's own header and payload JSON text, as decoded from its segments.
+/// Only for a token the core has just decoded or accepted: it parsed exactly
+/// these bytes strictly (UTF-8, no duplicate member names, bounded depth,
+/// nothing after the value), so one `JSON.parse` of the result gives the
+/// values the core checked.
 fn with_json_text<T: Serialize>(
     lead: &T,
     header: &[u8],
@@ -602,7 +587,7 @@ impl JsVerifier {
 
     /// Verifies a token and returns `[provider,header,claims]` as JSON text:
     /// the name of the provider that accepted it, then the token's own header
-    /// and claims JSON ([`with_token_json`]); or throws the error. This never
+    /// and claims JSON ([`with_json_text`]); or throws the error. This never
     /// reads or fills the module's cache: with the policy's cache on, the
     /// package keeps `verify`'s verdicts itself ([`JsVerifier::reuse_until`])
     /// within the policy's `cache` limits, so they are not held twice; the
@@ -650,7 +635,7 @@ impl JsVerifier {
             }
         };
         let now = seconds(now);
-        let verified = self
+        let (verified, json) = self
             .verifier
             .verify_for_rule(token, rule, now)
             .map_err(|e| thrown(&e))?;
@@ -658,7 +643,7 @@ impl JsVerifier {
             Some(_) => self.reuse_window(&verified, now),
             None => None,
         };
-        with_token_json(&verified.provider, token)
+        with_json_text(&verified.provider, &json.header, &json.payload)
     }
 }
 

@@ -141,10 +141,15 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    /// Asks `host` to prepare every key; remembers the handles it returns.
+    /// Asks `host` to prepare every key it can use (one that fits an
+    /// algorithm the host handles: no HMAC secret goes to a host that does
+    /// not check HMAC); remembers the handles it returns.
     pub(crate) fn prepare_for(&mut self, host: &mut dyn crate::host::SignatureVerifier) {
         for jwk in &mut self.keys {
-            jwk.host_handle = host.prepare(&jwk.key);
+            let usable = Alg::ALL
+                .iter()
+                .any(|&alg| jwk.key.fits(alg) && host.handles(alg));
+            jwk.host_handle = if usable { host.prepare(&jwk.key) } else { None };
         }
     }
 

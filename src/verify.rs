@@ -552,14 +552,23 @@ impl Verifier {
     }
 
     /// [`Verifier::verify`] for the rule [`Verifier::path_rule`] gave for
-    /// the path (the same checks and verdict), at `now` (Unix seconds).
+    /// the path (the same checks and verdict), at `now` (Unix seconds),
+    /// without the cache. With the verdict comes the token's own header and
+    /// payload JSON text ([`TokenJson`]), for a caller that hands the
+    /// claims on as JSON (the npm package): no second decode, no
+    /// re-serialization.
     pub fn verify_for_rule(
         &self,
         token: &str,
         rule: Option<usize>,
         now: i64,
-    ) -> Result<Verified, Error> {
-        self.run(token, &self.target_of(rule), now, None, &mut Trace::off())
+    ) -> Result<(Verified, TokenJson), Error> {
+        let target = self.target_of(rule);
+        let trace = &mut Trace::off();
+        let host = self.host.0.as_deref();
+        let accepted = self.authenticate(token, target.providers, now, host, trace)?;
+        claims::check_rules(&accepted.verified.claims, target.rule_claims, trace)?;
+        Ok((accepted.verified, accepted.json))
     }
 
     /// The providers and extra claim rules of a rule (by index): the rule's
@@ -604,8 +613,12 @@ impl Verifier {
             }
         }
         let host = self.host.0.as_deref();
-        let (verified, provider, valid_until) =
-            self.authenticate(token, target.providers, now, host, trace)?;
+        let Accepted {
+            verified,
+            provider,
+            valid_until,
+            ..
+        } = self.authenticate(token, target.providers, now, host, trace)?;
         if let Some(cache) = cache {
             cache.insert(token, provider, &verified, now, valid_until);
         }
@@ -622,7 +635,7 @@ impl Verifier {
         now: i64,
         host: Option<&dyn SignatureVerifier>,
         trace: &mut Trace,
-    ) -> Result<(Verified, usize, f64), Error> {
+    ) -> Result<Accepted, Error> {
         let limits = &self.policy.limits;
         let jws = trace.step("token", UntrustedJws::parse(token, limits), |j| {
             format!(
@@ -642,12 +655,19 @@ impl Verifier {
             }
             match self.authenticate_with(&jws, provider, now, host, trace) {
                 Ok((claims, valid_until)) => {
-                    let verified = Verified {
-                        provider: provider.name.clone(),
-                        header: jws.header,
-                        claims,
-                    };
-                    return Ok((verified, index, valid_until));
+                    return Ok(Accepted {
+                        verified: Verified {
+                            provider: provider.name.clone(),
+                            header: jws.header,
+                            claims,
+                        },
+                        provider: index,
+                        valid_until,
+                        json: TokenJson {
+                            header: jws.header_json,
+                            payload: jws.payload,
+                        },
+                    });
                 }
                 Err((stage, e)) => {
                     if best.as_ref().is_none_or(|(s, _)| stage > *s) {
@@ -745,6 +765,27 @@ impl Verifier {
             String::from("jti and sub are not revoked")
         })
     }
+}
+
+/// What [`Verifier::authenticate`] accepted: the verdict, the index of the
+/// provider that accepted it, until when it holds, and the token's JSON text.
+struct Accepted {
+    verified: Verified,
+    provider: usize,
+    valid_until: f64,
+    json: TokenJson,
+}
+
+/// The header and payload JSON text of a token the core accepted, as
+/// decoded from its segments: exactly the bytes its strict parse read
+/// (UTF-8, no duplicate member names, bounded depth, nothing after the
+/// value), so a second parser of this text sees the values the core checked.
+#[derive(Debug, Clone)]
+pub struct TokenJson {
+    /// The protected header's JSON text.
+    pub header: Vec<u8>,
+    /// The payload's JSON text (the claims).
+    pub payload: Vec<u8>,
 }
 
 /// A deny list's entries as the texts claims are compared by (the policy

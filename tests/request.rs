@@ -460,7 +460,25 @@ fn verify_for_a_rule_found_once_is_verify_with_the_path() {
                 .path_rule(path)
                 .and_then(|rule| v.verify_for_rule(token, rule, now));
             match (direct, by_rule) {
-                (Ok(a), Ok(b)) => assert_eq!(a, b, "{path:?}"),
+                (Ok(a), Ok((b, json))) => {
+                    assert_eq!(a, b, "{path:?}");
+                    // The JSON text handed on is the token's own, decoded
+                    // from its segments, and parses to what was checked.
+                    let segments: Vec<&str> = token.split('.').collect();
+                    let decoded = |s: &str| jwtgate::base64url::decode(s).unwrap();
+                    assert_eq!(json.header, decoded(segments[0]));
+                    assert_eq!(json.payload, decoded(segments[1]));
+                    let parsed =
+                        |text: &[u8]| serde_json::from_slice::<serde_json::Value>(text).unwrap();
+                    assert_eq!(
+                        parsed(&json.header),
+                        serde_json::Value::Object(b.header.clone())
+                    );
+                    assert_eq!(
+                        parsed(&json.payload),
+                        serde_json::Value::Object(b.claims.clone())
+                    );
+                }
                 (Err(a), Err(b)) => assert_eq!(a.code(), b.code(), "{path:?}"),
                 (a, b) => panic!("{path:?}: {a:?} against {b:?}"),
             }

@@ -97,7 +97,7 @@ export function decode(token, options = {}) {
   assertReady();
   text(token, 'token');
   // The core's warnings, then the token's own header and payload JSON, which
-  // the core just parsed strictly (src/js.rs, with_token_json): one JSON.parse.
+  // the core just parsed strictly (src/js.rs, with_json_text): one JSON.parse.
   const now = seconds(options.now);
   const result = call(() =>
     withToken(token, (input, len) => decodeInput(input, len, now), () => wasmDecode(token, now)),
@@ -256,7 +256,7 @@ export class Verifier {
   }
 
   /**
-   * Who checks signatures: "node:crypto" (Node: RSA, ECDSA, Ed25519, HMAC),
+   * Who checks signatures: "node:crypto" (Node: RSA, ECDSA, Ed25519; HMAC is pure Rust's),
    * "WebCrypto" (after the first verifyAsync, where it is used: RSA, ECDSA and
    * Ed25519 where the runtime has it) or "pure Rust".
    */
@@ -300,7 +300,7 @@ export class Verifier {
   /** The core's verification; with the cache on, its verdict is kept for reuse. */
   #verifyInCore(token, path, now) {
     // The provider, then the token's own header and claims JSON, which the
-    // core parsed strictly before accepting it (src/js.rs, with_token_json).
+    // core parsed strictly before accepting it (src/js.rs, with_json_text).
     const inner = this.#inner;
     const text = call(() =>
       withToken(token, (input, len) => inner.verifyInput(input, len, now, path), () => inner.verify(token, now, path)),

@@ -1,19 +1,19 @@
 // The host crypto of the Node entry point: node:crypto (OpenSSL) checks RSA,
-// ECDSA, Ed25519 and HMAC signatures for the core, which is several times
-// faster than pure Rust in wasm. The core has already chosen the key (from the
-// policy, never from the token), checked that it fits the alg and the
-// signature's length and format; it self-tests this object with known-answer
-// vectors before trusting it (src/host.rs), and any answer other than
-// true/false falls back to pure Rust. Each handle remembers what kind of key it
-// is, and `verify` answers only for the algorithms of that kind: an HMAC secret
-// comes only from `prepareSecret` (an `oct` key), so no public key is ever
-// used as an HMAC secret, whatever the alg.
-import { constants, createHmac, createPublicKey, createSecretKey, timingSafeEqual, verify } from 'node:crypto';
+// ECDSA and Ed25519 signatures for the core, which is several times faster
+// than pure Rust in wasm. Not HMAC: with its keyed state made once per key,
+// pure Rust in wasm is faster than a call out to createHmac (src/js.rs,
+// JsHost::handles), so the core gives no host a secret. The core has already
+// chosen the key (from the policy, never from the token), checked that it fits
+// the alg and the signature's length and format; it self-tests this object
+// with known-answer vectors before trusting it (src/host.rs), and any answer
+// other than true/false falls back to pure Rust. Each handle remembers what
+// kind of key it is, and `verify` answers only for the algorithms of that kind.
+import { constants, createPublicKey, verify } from 'node:crypto';
 
 const HASH = { 256: 'sha256', 384: 'sha384', 512: 'sha512' };
 const HASH_BYTES = { 256: 32, 384: 48, 512: 64 };
-/** The node:crypto key type (`asymmetricKeyType`, or "secret") each alg family needs. */
-const KEY_TYPE = { RS: 'rsa', PS: 'rsa', ES: 'ec', Ed: 'ed25519', HS: 'secret' };
+/** The node:crypto key type (`asymmetricKeyType`) each alg family needs. */
+const KEY_TYPE = { RS: 'rsa', PS: 'rsa', ES: 'ec', Ed: 'ed25519' };
 
 /** A fresh host for one verifier: its own key table. */
 export function nodeCrypto() {
@@ -32,14 +32,6 @@ export function nodeCrypto() {
         return undefined; // pure Rust verifies this key's signatures
       }
     },
-    /** An HMAC secret (only ever from an `oct` key). */
-    prepareSecret(secret) {
-      try {
-        return add(createSecretKey(Buffer.from(secret)), 'secret');
-      } catch {
-        return undefined;
-      }
-    },
     verify(alg, handle, signingInput, signature) {
       const entry = keys[handle];
       const family = alg.slice(0, 2);
@@ -47,11 +39,6 @@ export function nodeCrypto() {
       const bits = alg.slice(2);
       try {
         switch (family) {
-          case 'HS': {
-            // Constant time: a computed MAC against the signature (same length, checked by the core).
-            const mac = createHmac(HASH[bits], entry.key).update(signingInput).digest();
-            return mac.length === signature.length && timingSafeEqual(mac, signature);
-          }
           case 'Ed':
             return alg === 'EdDSA' ? verify(null, signingInput, entry.key, signature) : undefined;
           case 'RS':

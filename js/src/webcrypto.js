@@ -105,11 +105,6 @@ export function webCryptoHost(subtle) {
       return handle;
     },
 
-    /** The core's seam: HMAC secrets are not taken (pure Rust checks HMAC). */
-    prepareSecret() {
-      return undefined;
-    },
-
     /**
      * Finds out whether this runtime's WebCrypto verifies Ed25519 (Node >= 18.4,
      * workerd, recent browsers), by importing `spkiDer` (the self-test's
