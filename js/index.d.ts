@@ -196,8 +196,9 @@ export class Verifier {
   /** Problems found in the policy that did not stop it loading (e.g. skipped keys). */
   readonly warnings: string[];
   /**
-   * Who checks signatures: "node:crypto" in Node, every algorithm (unless the
-   * policy says `"signature_verifier": "rust"`), "WebCrypto" after the first
+   * Who checks signatures: "node:crypto" in Node, RSA, ECDSA and Ed25519
+   * (HMAC stays pure Rust's, faster in wasm; unless the policy says
+   * `"signature_verifier": "rust"`), "WebCrypto" after the first
    * `verifyAsync` where WebCrypto is used (RSA, ECDSA, Ed25519 where the
    * runtime has it), else "pure Rust". A host is used only after it passed
    * the core's known-answer self-test.

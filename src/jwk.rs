@@ -656,6 +656,41 @@ mod tests {
         assert!(problem_of(empty, &opts).error.message().contains("empty"));
     }
 
+    /// A host that handles only ES256 and records the kind of every key it
+    /// is asked to prepare.
+    struct Es256Only(alloc::vec::Vec<&'static str>);
+
+    impl crate::host::SignatureVerifier for Es256Only {
+        fn prepare(&mut self, key: &VerifyingKey) -> Option<u32> {
+            self.0.push(key.kind());
+            Some(self.0.len() as u32 - 1)
+        }
+        fn verify(&self, _: Alg, _: u32, _: &[u8], _: &[u8]) -> Option<bool> {
+            None
+        }
+        fn handles(&self, alg: Alg) -> bool {
+            alg == Alg::ES256
+        }
+        fn name(&self) -> &'static str {
+            "es256-only"
+        }
+    }
+
+    #[test]
+    fn a_host_is_given_only_keys_of_algorithms_it_handles() {
+        let opts = KeySetOptions {
+            allow_symmetric: true,
+            ..KeySetOptions::default()
+        };
+        let mut keys = KeySet::from_value(&set(&[oct("h"), ec("e"), ed("d")]), &opts).unwrap();
+        let mut host = Es256Only(alloc::vec::Vec::new());
+        keys.prepare_for(&mut host);
+        // No HMAC secret (nor the Ed25519 key) goes to a host that does not check them.
+        assert_eq!(host.0, ["EC P-256"]);
+        let handles: alloc::vec::Vec<_> = keys.keys().iter().map(Jwk::host_handle).collect();
+        assert_eq!(handles, [None, Some(0), None]);
+    }
+
     #[test]
     fn private_keys_are_refused() {
         for member in PRIVATE_MEMBERS {
