@@ -79,7 +79,8 @@ const HOSTS = ['node:crypto', 'WebCrypto'];
 const rows = [];
 
 for (const [file, alg, jwkOf, pss, perTest] of FILES) {
-  test(`${file} (${alg}): node:crypto, WebCrypto and pure Rust agree on every vector`, async () => {
+  const what = perTest ? 'pure Rust alone (no host is given an HMAC secret) holds every verdict' : 'node:crypto, WebCrypto and pure Rust agree on every vector';
+  test(`${file} (${alg}): ${what}`, async () => {
     const doc = load(file);
     const tally = { vectors: 0, keyRefused: 0, formatRefused: 0, compared: 0, pureRustOnly: 0, declined: { 'node:crypto': 0, WebCrypto: 0 } };
     const problems = [];
@@ -155,7 +156,7 @@ for (const [file, alg, jwkOf, pss, perTest] of FILES) {
     }
     rows.push(`| ${file} | ${tally.vectors} | ${tally.compared - tally.pureRustOnly} | ${tally.formatRefused} | ${tally.keyRefused} | ${tally.declined['node:crypto']} / ${tally.declined.WebCrypto} | ${problems.length} | ${acceptableDiffs.length} |`);
     if (acceptableDiffs.length) console.log(`${file}: acceptable vectors where a host differs:\n  ${acceptableDiffs.join('\n  ')}`);
-    assert.ok(tally.compared > 0, `${file}: no vector reached the hosts`);
+    assert.ok(tally.compared > 0, `${file}: no vector passed check_format`);
     assert.deepEqual(problems, []);
     assert.deepEqual(acceptableDiffs, [], 'a host differs on an acceptable vector');
     // No host takes HMAC secrets: pure Rust checks every HMAC vector.
