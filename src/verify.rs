@@ -693,11 +693,29 @@ impl Verifier {
         host: Option<&dyn SignatureVerifier>,
         trace: &mut Trace,
     ) -> Result<(Claims, f64), (u8, Error)> {
+        let verified = Self::signature_of(jws, provider, now, host, trace)?;
+        self.claims_of(&verified.payload, provider, now, trace)
+            .map_err(|e| (4, e))
+    }
+
+    /// The header rules, the key and the signature of `jws` for one
+    /// provider ([`Self::authenticate_with`]'s stages 0 to 3). Kept out of
+    /// its caller (as [`Self::claims_of`]): V8's TurboFan compiles every
+    /// function of the filter at load, and one large function needs more
+    /// memory than its parts (docs/BENCHMARKS.md, "Footprint").
+    #[inline(never)]
+    fn signature_of<'k>(
+        jws: &UntrustedJws<'_>,
+        provider: &'k Compiled,
+        now: i64,
+        host: Option<&dyn SignatureVerifier>,
+        trace: &mut Trace,
+    ) -> Result<jws::VerifiedJws<'k>, (u8, Error)> {
         let (keys, fetched_missing) = provider
             .keys
             .usable(&provider.name, now)
             .map_err(|e| (2, e))?;
-        let verified = jws::verify_traced(jws, keys, &provider.algorithms, host, trace)
+        jws::verify_traced(jws, keys, &provider.algorithms, host, trace)
             .map_err(|e| match e.code() {
                 ErrorCode::UnknownKid | ErrorCode::KeyMismatch => {
                     let kid = jws.header.get("kid").and_then(Value::as_str);
@@ -715,21 +733,31 @@ impl Verifier {
                     _ => 2,
                 };
                 (stage, e)
-            })?;
-        let at_claims = |e| (4, e);
+            })
+    }
+
+    /// The claims of a verified payload for one provider: parsed strictly,
+    /// then the times, identity, deny list and claim rules; the claims and
+    /// until when the verdict holds ([`Self::authenticate_with`]'s stage 4).
+    #[inline(never)]
+    fn claims_of(
+        &self,
+        payload: &[u8],
+        provider: &Compiled,
+        now: i64,
+        trace: &mut Trace,
+    ) -> Result<(Claims, f64), Error> {
         let limits = &self.policy.limits;
-        let claims = trace
-            .step(
-                "payload",
-                json::parse_object(&verified.payload, limits.max_json_depth, "payload"),
-                |c| format!("{} claims", c.len()),
-            )
-            .map_err(at_claims)?;
+        let claims = trace.step(
+            "payload",
+            json::parse_object(payload, limits.max_json_depth, "payload"),
+            |c| format!("{} claims", c.len()),
+        )?;
         let p = &provider.config;
-        let valid_until = claims::check_times(&claims, p, now, trace).map_err(at_claims)?;
-        claims::check_identity(&claims, p, trace).map_err(at_claims)?;
-        self.check_revoked(&claims, trace).map_err(at_claims)?;
-        claims::check_rules(&claims, &p.claim_rules, trace).map_err(at_claims)?;
+        let valid_until = claims::check_times(&claims, p, now, trace)?;
+        claims::check_identity(&claims, p, trace)?;
+        self.check_revoked(&claims, trace)?;
+        claims::check_rules(&claims, &p.claim_rules, trace)?;
         Ok((claims, valid_until))
     }
 
