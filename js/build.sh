@@ -3,7 +3,8 @@
 #
 #   js/pkg/       the default module ("jwtgate"): without the pure-Rust RSA/ECDSA
 #                 verifiers (cargo --no-default-features), profile `release-js`
-#   js/full/pkg/  the `jwtgate/full` module: with them (feature rust-rsa-ecdsa),
+#   js/full/pkg/  the `jwtgate/full` module: with them (feature rust-rsa-ecdsa) and
+#                 the CLI's report (feature js-cli: cliReport, js/bin/jwtgate.mjs),
 #                 profile `release-js-full`; js/full/src/ is a copy of js/src/,
 #                 so its imports of ../pkg/ load this module (generated, not in git)
 #
@@ -45,7 +46,7 @@ build_module() {
 
 build_module release-js js/pkg --no-default-features --features js
 if [ "${JWTGATE_JS_MODULES:-all}" != default ]; then
-  build_module release-js-full js/full/pkg --features js
+  build_module release-js-full js/full/pkg --features js,js-cli
   rm -rf js/full/src
   cp -r js/src js/full/src
 fi

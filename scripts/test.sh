@@ -33,8 +33,8 @@ step "clippy envoy (wasm32)"        cargo clippy --lib --target $W --features en
 # The small filter: without the pure-Rust RSA/ECDSA verifiers (feature rust-rsa-ecdsa).
 step "clippy core (native, small)"  cargo clippy --all-targets --no-default-features -- -D warnings
 step "clippy envoy (wasm32, small)" cargo clippy --lib --target $W --no-default-features --features envoy -- -D warnings
-step "clippy js (native, all)"      cargo clippy --all-targets --features js -- -D warnings
-step "clippy js (wasm32)"           cargo clippy --lib --target $W --features js -- -D warnings
+step "clippy js (native, all)"      cargo clippy --all-targets --features js,js-cli -- -D warnings
+step "clippy js (wasm32)"           cargo clippy --lib --target $W --features js,js-cli -- -D warnings
 # The default npm module: without the pure-Rust RSA/ECDSA verifiers (js/build.sh).
 step "clippy js (wasm32, small)"    cargo clippy --lib --target $W --no-default-features --features js -- -D warnings
 step "clippy sidecar (native, all)" cargo clippy --all-targets --features sidecar -- -D warnings

@@ -266,7 +266,9 @@ pub fn decode_input(input: &TokenInput, len: usize, now: f64) -> Result<String, 
 /// `host` offered), in [`crate::report`]'s words, the native binary's.
 /// `now` is Unix seconds, `json` asks for JSON. Returns `{"ok","text"}`, `ok`
 /// false when the token does not decode (inspect) or is refused (verify);
-/// throws the policy's error.
+/// throws the policy's error. Only in the `jwtgate/full` module (feature
+/// `js-cli`), the one the CLI loads.
+#[cfg(feature = "js-cli")]
 #[wasm_bindgen(js_name = cliReport)]
 pub fn cli_report(
     token: &str,
