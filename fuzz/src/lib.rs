@@ -17,7 +17,9 @@
 //!   a policy whose JSON does not fit the types gets the field path that
 //!   `serde_path_to_error` tracks through them (the core names it from
 //!   serde_json's error position, `json::path_at`); malformed JSON gets
-//!   serde_json's own error (line and column).
+//!   serde_json's own error (line and column); each provider of a policy that
+//!   is JSON, and the whole input, read as a provider give what serde's
+//!   derive gives ([`derived`]).
 //! - `authorize`: the decision is the same without a cache, on a cache miss
 //!   and on a cache hit.
 //! - `path`: a canonical target is a fixed point (canonicalizing it again
@@ -43,6 +45,7 @@ use jwtgate::policy::Limits;
 use jwtgate::verify::VerifyOptions;
 use jwtgate::{Alg, ErrorCode, KeySet, KeySetOptions, Verifier};
 
+pub mod derived;
 #[cfg(feature = "sidecar")]
 pub mod sidecar;
 
@@ -163,6 +166,14 @@ pub fn policy(data: &[u8]) {
     let Ok(json) = std::str::from_utf8(data) else {
         return;
     };
+    derived::same_provider(json).unwrap();
+    if let Ok(serde_json::Value::Object(policy)) = serde_json::from_str(json) {
+        if let Some(serde_json::Value::Object(providers)) = policy.get("providers") {
+            for provider in providers.values() {
+                derived::same_provider(&provider.to_string()).unwrap();
+            }
+        }
+    }
     let loaded = Verifier::from_json(json);
     if let Some(want) = json_stage_error(json) {
         let got = loaded
