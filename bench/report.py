@@ -547,6 +547,67 @@ Measured above; not made here (bench/ only).
 
 FOOTPRINT = """## Footprint (issue #17: module size and Envoy memory)
 
+### The request path's largest function split, the provider read member by member (2026-12-02, 06:10-06:55 UTC)
+
+What V8's TurboFan needs per function (Node 20's V8, `--no-liftoff --no-wasm-lazy-compilation --single-threaded
+--trace-wasm-compilation-times`, the filter built with its names kept; a guide to Envoy's V8, not the same version):
+the two largest compilations of `make filter` at cc365d1 were `Verifier::authenticate_with` (4.72 MiB, 21,622 bytes
+of wasm: the key, the signature and every claim check inlined) and serde's derived visitor of `Provider` (4.51 MiB,
+13,544 bytes; its array form was a second one, 2.71 MiB, 8,344 bytes).
+
+- **`authenticate_with` in two parts** (`signature_of`, `claims_of`, each `#[inline(never)]`, src/verify.rs):
+  2.68 and 1.85 MiB. Shipped.
+- **`Provider` read by a hand-written `Deserialize`** (src/policy.rs): one small loop over the members, each member
+  type read by a function of its own, and no array form (a provider given as a JSON array was read member by member
+  in order; it is now refused, "invalid type: sequence, expected struct Provider"). Every other text gives what
+  serde's derive gives, values or error message: `tests/provider_serde.rs` compares the two over 148,202
+  variants of the seeds' providers (40,172 of them read), and the `policy` fuzz target does on every input (`fuzz/src/derived.rs`, the
+  derive kept as the reference). The largest compilations left: `Verifier::from_policy` 2.67 MiB and
+  `signature_of` 2.68 MiB. Shipped for the size: 11.7 KB less filter.
+- **Tried, not shipped:** `Header::from_json`, `jws::check_signature` and `Verifier::authenticate` kept out of their
+  callers as well (`signature_of` 2.68 -> under 2.0 MiB, `envoy::http::decide` 2.60 -> 1.97 MiB).
+
+| `make filter` | `.wasm` bytes |
+|---|---:|
+| before (cc365d1) | 586,366 |
+| `authenticate_with` in two parts | 586,214 |
+| + `Provider` read member by member (shipped) | 574,553 |
+| + the three functions above kept apart (not shipped) | 574,613 |
+
+Envoy memory, `bench/footprint.py --rounds 3`, three runs (load average about 2, a helper's builds beside them):
+
+| run | build | `.wasm` bytes | Envoy RSS added (3 rounds) | mean | vs the no-op filter | allocator: live, held freed |
+|---|---|---:|---|---:|---:|---|
+| 1 | before (cc365d1) | 586,366 | +40.2, +40.4, +41.1 MiB | +40.6 | 1.76x | +7.1, +11.6 MiB |
+| 1 | `authenticate_with` in two parts | 586,214 | +38.3, +39.2, +39.8 | +39.1 | 1.70x | +7.1, +9.5 |
+| 1 | the no-op filter | 117,476 | +22.9, +23.1, +23.1 | +23.1 | 1x | +3.2, +2.3 |
+| 2 | before (cc365d1) | 586,366 | +40.8, +40.6, +39.3 | +40.2 | 1.73x | +7.0, +11.4 |
+| 2 | `authenticate_with` in two parts | 586,214 | +39.5, +37.3, +37.3 | +38.0 | 1.64x | +7.0, +9.3 |
+| 2 | + `Provider` member by member | 574,553 | +39.7, +37.8, +37.9 | +38.5 | 1.66x | +7.0, +9.3 |
+| 2 | the no-op filter | 117,476 | +23.3, +23.3, +23.0 | +23.2 | 1x | +3.1, +1.9 |
+| 3 | `authenticate_with` in two parts | 586,214 | +38.6, +37.6, +37.1 | +37.8 | 1.63x | +7.1, +9.3 |
+| 3 | + `Provider` member by member | 574,553 | +39.0, +38.5, +38.9 | +38.8 | 1.67x | +7.0, +9.6 |
+| 3 | + the three functions kept apart | 574,613 | +37.4, +37.1, +37.2 | +37.2 | 1.60x | +7.0, +9.3 |
+| 3 | the no-op filter | 117,476 | +23.9, +23.1, +22.6 | +23.2 | 1x | +3.2, +2.9 |
+
+The first split took about 2.1 MiB off what the allocator holds freed, and 1.5 to 2.2 MiB off the RSS added: the
+sum of the two largest compilations went from 9.2 to 7.2 MiB, and the held memory followed it (+11.6 -> +9.5). The
+next steps did not: with the provider's visitor gone the two largest sum to 5.4 MiB, but the allocator still holds
++9.3 to +9.6 MiB, and the RSS figures of the three builds are within the rounds' spread of each other. So the
+largest compilations are not all there is to it, and the cuts after the first were kept only where they bring
+something else (the provider's 11.7 KB). **The goal (at most 1.5x the no-op filter, about +34.8 MiB here) is still
+missed**: 1.63x to 1.67x.
+
+Envoy CPU per request, cache off, the build before as `--compare-wasm` cells (8 rounds of 2 s, the shipped build
+against cc365d1; per round, the two builds' costs in the same round subtracted, median and range of those paired
+differences): RS256 -9.1 µs (-28 to +20), RS256 cold +1.9 (-24 to +19), ES256 +6.9 (-4 to +42), ES256 cold +11.2
+(-31 to +35), HS256 -0.4 (-21 to +10), HS256 cold +1.7 (-15 to +13): no difference the run can tell from its noise
+(two more calls per token).
+
+npm (`js/build.sh`): the CLI's report (`cliReport`, src/report.rs) is now only in `jwtgate/full`, which the CLI
+(`bin/jwtgate.mjs`) loads; nothing of the package's API changed. With the split above in the same build: the default
+module 449,553 -> 440,886 bytes, 188,790 -> **184,489 gzipped**; the goal of 150 KB is still missed.
+
 ### On-curve checks without the curves' field arithmetic, certificates read to their key (2026-12-02, 01:30-01:55 UTC)
 
 Two cuts in the core, for every build. (1) The on-curve check of EC keys (`src/curve.rs`) is y² = x³ - 3x + b
