@@ -163,7 +163,7 @@ const PROVIDER_FIELDS: &[&str] = &[
 ];
 
 /// The provider's members read one at a time, each type by a function of its
-/// own ([`ProviderMember`], [`apart`]): serde's derive writes one function
+/// own (`ProviderMember`, `apart`): serde's derive writes one function
 /// that reads all 22 members (13.5 KB of the Envoy filter's wasm, V8's
 /// largest compilation when it loaded) and a second one for the array form;
 /// this reader makes the filter 11.7 KB smaller (docs/BENCHMARKS.md,
