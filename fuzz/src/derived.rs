@@ -71,8 +71,9 @@ fn yes() -> bool {
     true
 }
 
-/// A string or an array of strings: the policy's `issuer` reader (src/policy.rs,
-/// `one_or_many`, private there), which both readers call.
+/// A string or an array of strings: a copy of the policy's `issuer` reader
+/// (src/policy.rs, `one_or_many`, private there), so that what is compared is
+/// how the members are found and dispatched, not this one member's reader.
 fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     struct OneOrMany;
     impl<'de> Visitor<'de> for OneOrMany {
