@@ -188,6 +188,9 @@ pub(crate) fn path_at(text: &str, error: &serde_json::Error) -> String {
     // The error is about the JSON's fit to the types (an unknown field, a
     // wrong type), not its syntax.
     let about_the_value = error.classify() == serde_json::error::Category::Data;
+    // An enum given as an object (`{"variant": ...}`) whose one member name is
+    // not a variant: that name is the value being refused, not a member.
+    let names_the_member = about_the_value && !format!("{error}").starts_with("unknown variant");
     let mut open: Vec<Open> = Vec::new();
     let mut i = 0;
     while i < end {
@@ -228,7 +231,7 @@ pub(crate) fn path_at(text: &str, error: &serde_json::Error) -> String {
     let mut segments = 0;
     for frame in &open {
         match frame {
-            Open::Object(Some(name), colon) if *colon || about_the_value => {
+            Open::Object(Some(name), colon) if *colon || names_the_member => {
                 if segments > 0 {
                     path.push('.');
                 }

@@ -89,6 +89,21 @@ fn a_duplicate_member_is_named_in_the_path() {
     );
 }
 
+/// The `policy` target (2026-12-02, CI's short pass): an enum member given as
+/// an object whose one name is no variant (`"signature_verifier": {"idp": ...}`)
+/// is refused at `signature_verifier`, as serde_path_to_error says; the name
+/// refused is the variant, not a member.
+#[test]
+fn an_unknown_variant_given_as_an_object_is_not_a_member() {
+    let json = r#"{"providers": {}, "signature_verifier": {"idp": 1}}"#;
+    fuzz::policy(json.as_bytes());
+    let e = jwtgate::policy::Policy::from_json(json).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "signature_verifier: unknown variant `idp`, expected one of `auto`, `host`, `rust` at line 1 column 46"
+    );
+}
+
 #[test]
 fn seeds_pass_every_target() {
     let mut failures = Vec::new();
