@@ -14,6 +14,7 @@ about once per refresh. Intervals are short (seconds) to keep the suite fast.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import socket
 import sys
@@ -108,9 +109,23 @@ def answer(env: Envoy, token: str) -> tuple[int, str | None]:
 
 
 def burst(env: Envoy, token: str, n: int = 16) -> set[tuple[int, str | None]]:
-    """`n` concurrent requests (new connections, so every worker gets some)."""
+    """`n` concurrent requests on new connections, spread over the workers (not
+    surely over every one: Envoy does not balance a handful of connections)."""
     with ThreadPoolExecutor(max_workers=8) as pool:
         return set(pool.map(lambda _: answer(env, token), range(n)))
+
+
+def every_vm_logged(env: Envoy, text: str) -> bool:
+    """Whether every VM (the main thread's and each worker's: one thread
+    each) that logged its configuration has logged `text` since."""
+    threads = {}
+    for line in env.log().splitlines():
+        m = re.match(r"\[[^\]]*\]\[(\d+)\]", line)
+        if m and "jwtgate: configured (" in line:
+            threads.setdefault(m.group(1), False)
+        elif m and text in line and m.group(1) in threads:
+            threads[m.group(1)] = True
+    return len(threads) > WORKERS and all(threads.values())
 
 
 def until(predicate, timeout: float, step: float = 0.1):
@@ -271,6 +286,10 @@ class StaleAndFirstFetch(unittest.TestCase):
             self.assertEqual(r.header("retry-after"), "1")
             server.set(mode="ok")
             self.assertTrue(until(lambda: burst(env, token) == {(200, None)}, 6), burst(env, token))
+            # A burst need not reach every worker: wait until every VM logged
+            # that it has k1 (fetched or adopted), so that none is still
+            # answering from the failure it learned at start.
+            self.assertTrue(until(lambda: every_vm_logged(env, 'kids added ["k1"]'), 3), env.log()[-4000:])
             # Down again: the cached keys keep working until max_stale, then 503.
             server.set(mode="down")
             t0 = time.monotonic()
