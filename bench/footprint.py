@@ -33,6 +33,7 @@ import envoy_bench as eb  # noqa: E402
 import harness  # noqa: E402
 
 MIB = 1024 * 1024
+RELEASE_MEMORY = {"bytes_to_release": 64 * MIB, "memory_release_interval": "1s"}
 
 
 def main() -> int:
@@ -42,6 +43,10 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=50)
     ap.add_argument("--workdir", default=str(ROOT / ".build" / "bench"))
     ap.add_argument("--out", default="", help="also write the raw figures as JSON here")
+    ap.add_argument("--rest", type=float, default=1.0, help="seconds between the last request and the reading")
+    ap.add_argument("--release-memory", action="store_true",
+                    help="every Envoy (the filterless one too) returns freed memory to the system: "
+                    "bootstrap memory_allocator_manager (envoy/README.md, \"Memory\")")
     ap.add_argument("builds", nargs="+", help="LABEL=path/to/jwtgate.wasm")
     args = ap.parse_args()
     harness.install_cleanup()
@@ -55,7 +60,10 @@ def main() -> int:
     work = tempfile.mkdtemp(prefix="footprint-", dir=args.workdir)
 
     def measure(label: str, filters: list[dict], n: int) -> dict:
-        e = eb.BenchEnvoy(eb.bootstrap(filters), name=label, workdir=os.path.join(work, f"{label}-{n}"))
+        config = eb.bootstrap(filters)
+        if args.release_memory:
+            config["memory_allocator_manager"] = RELEASE_MEMORY
+        e = eb.BenchEnvoy(config, name=label, workdir=os.path.join(work, f"{label}-{n}"))
         os.makedirs(e.dir, exist_ok=True)
         e.launch()
         try:
@@ -64,12 +72,15 @@ def main() -> int:
                 r = e.get(eb.PATH, {"authorization": f"Bearer {token}"})
                 if r.status != 200:
                     raise SystemExit(f"{label}: expected 200, got {r.status} {r.body[:300]!r}")
-            time.sleep(1)
+            time.sleep(args.rest)
             stats = json.loads(harness.request(e.admin_port, "/memory").body)
             return {
                 "rss": e.rss_kib() * 1024,
                 "allocated": int(stats["allocated"]),
                 "held_free": int(stats["pageheap_free"]) + int(stats["total_thread_cache"]),
+                "pageheap_free": int(stats["pageheap_free"]),
+                "thread_cache": int(stats["total_thread_cache"]),
+                "unmapped": int(stats["pageheap_unmapped"]),
             }
         finally:
             e.stop()
@@ -94,7 +105,8 @@ def main() -> int:
     for label, path in builds:
         each = ", ".join(f"+{r['rss'] / MIB:.1f}" for r in rows[label])
         print(f"{label:12s} {os.path.getsize(path):9,d}  {each:28s} +{mean(label, 'rss'):.1f}  {mean(label, 'rss') / noop:.2f}x"
-              f"  +{mean(label, 'allocated'):.1f}, +{mean(label, 'held_free'):.1f}")
+              f"  +{mean(label, 'allocated'):.1f}, +{mean(label, 'held_free'):.1f}"
+              f" (page heap {mean(label, 'pageheap_free'):+.1f}, caches {mean(label, 'thread_cache'):+.1f}, unmapped {mean(label, 'unmapped'):+.1f})")
     if args.out:
         Path(args.out).write_text(json.dumps({"builds": dict(builds), "rows": rows}, indent=1))
     return 0

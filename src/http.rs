@@ -41,8 +41,6 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use serde_json::Value;
-
 use crate::cache::VerifiedCache;
 use crate::claims::{header_value, lookup};
 use crate::error::{err, Error, ErrorCode};
@@ -449,15 +447,8 @@ impl Verifier {
         } else {
             (code.as_str(), error.message())
         };
-        let body = Value::Object(
-            [
-                ("error".to_string(), Value::from(body_code)),
-                ("message".to_string(), Value::from(body_message)),
-            ]
-            .into_iter()
-            .collect(),
-        )
-        .to_string();
+        // `json!` inserts member by member (`collect` would link a sort routine).
+        let body = serde_json::json!({"error": body_code, "message": body_message}).to_string();
         if status == 503 {
             headers.push((
                 "retry-after".to_string(),

@@ -273,9 +273,13 @@ impl Verifier {
             });
         }
         let rule_matchers: Vec<RuleMatcher> = policy.rules.iter().map(RuleMatcher::new).collect();
-        let mut rule_order: Vec<usize> = (0..rule_matchers.len()).collect();
-        // A stable sort: equal precedence keeps file order.
-        rule_order.sort_by_key(|i| rule_matchers[*i].precedence());
+        // By precedence, equal precedence in file order (the index breaks
+        // ties). Inserted one by one: a `sort` would link a sort routine.
+        let mut by_precedence = BTreeSet::new();
+        for (i, matcher) in rule_matchers.iter().enumerate() {
+            by_precedence.insert((matcher.precedence(), i));
+        }
+        let rule_order: Vec<usize> = by_precedence.into_iter().map(|(_, i)| i).collect();
         Ok(Verifier {
             rule_matchers,
             rule_order,
@@ -820,7 +824,12 @@ pub struct TokenJson {
 /// checked that each has one).
 #[inline(never)] // Load time only: see `Verifier::from_json`.
 fn deny_set(entries: &[Value]) -> BTreeSet<String> {
-    entries.iter().filter_map(claims::identifier_text).collect()
+    // Inserted one by one: `collect` would link a sort routine for this type.
+    let mut set = BTreeSet::new();
+    for text in entries.iter().filter_map(claims::identifier_text) {
+        set.insert(text);
+    }
+    set
 }
 
 /// One warning per key skipped while loading a provider's key set.
