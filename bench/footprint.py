@@ -1,6 +1,7 @@
 """Envoy memory per filter build: the footprint figures of docs/BENCHMARKS.md ("Footprint").
 
-    .build/venv/bin/python3 bench/footprint.py --noop-wasm NOOP.wasm [--rounds 3] LABEL=FILE.wasm ...
+    .build/venv/bin/python3 bench/footprint.py --noop-wasm NOOP.wasm [--rounds 3] [--release-memory]
+        [--rest SECONDS] LABEL=FILE.wasm ...
 
 Method
   - One Envoy at a time (bench/envoy_bench.py's BenchEnvoy: 1 worker, pinned, logs at warn), in
@@ -12,7 +13,10 @@ Method
     /memory): live allocations, and what it holds freed (page heap and thread caches: V8 compiles
     the whole module with TurboFan at load, Liftoff off, and the peak of that stays there).
   - Prints, per build: the RSS added in each round, its mean and the ratio to the no-op filter's
-    mean, and the allocator's figures above the filterless Envoy's (means over rounds, MiB).
+    mean, and the allocator's figures above the filterless Envoy's (means over rounds, MiB): live,
+    held free (the page heap's free pages, the CPU and thread caches) and returned (unmapped).
+  - --release-memory gives every Envoy of the run (the filterless one too) the bootstrap's
+    memory_allocator_manager, which returns the page heap's free pages to the system.
 """
 
 from __future__ import annotations
