@@ -519,15 +519,11 @@ class ReleasedMemory(unittest.TestCase):
                 self.assertEqual(env.get("/orders", {"authorization": f"Bearer {token}"}).status, 200)
                 bad = env.get("/orders", {"authorization": f"Bearer {tamper(token)}"})
                 self.assertEqual((bad.status, bad.error_code()), (401, "bad_signature"))
-                deadline = time.monotonic() + 5
-                while unmapped(env) == 0 and release and time.monotonic() < deadline:
-                    time.sleep(0.2)
-                time.sleep(0 if release else 2)
+                time.sleep(3)  # three release intervals
                 return unmapped(env)
 
-        # Without it, tcmalloc keeps every freed page mapped.
-        self.assertEqual(run(release=False), 0)
-        self.assertGreater(run(release=True), 0)
+        # The setting, not tcmalloc on its own, returns the pages.
+        self.assertGreater(run(release=True), run(release=False))
 
 
 class Startup(unittest.TestCase):
