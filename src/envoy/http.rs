@@ -73,10 +73,18 @@ pub(crate) fn decide(shared: &Shared, now: i64) -> Decided {
 
     let mut cache = shared.cache.as_ref().and_then(|c| c.try_borrow_mut().ok());
     let before = cache.as_ref().map(|c| (c.hits(), c.misses()));
-    let verifier = shared.verifier.borrow();
-    let decision = verifier.authorize(&request, now, cache.as_deref_mut());
-    let wait_until = verifier.first_fetch_wait(&decision, now);
-    drop(verifier);
+    let ask = |cache: Option<&mut crate::VerifiedCache>| {
+        let verifier = shared.verifier.borrow();
+        let decision = verifier.authorize(&request, now, cache);
+        let wait_until = verifier.first_fetch_wait(&decision, now);
+        (decision, wait_until)
+    };
+    let (mut decision, mut wait_until) = ask(cache.as_deref_mut());
+    // Keys another worker fetched since this one's last tick: take them and
+    // ask again, rather than refuse or hold a token they may verify.
+    if (wait_until.is_some() || keys_unavailable(&decision)) && adopt_published(shared, now) {
+        (decision, wait_until) = ask(cache.as_deref_mut());
+    }
     if let (Some(c), Some((hits, misses))) = (cache.as_ref(), before) {
         shared.metrics.cache(
             c.hits().saturating_sub(hits),
@@ -90,6 +98,21 @@ pub(crate) fn decide(shared: &Shared, now: i64) -> Decided {
         method,
         route,
     }
+}
+
+/// Whether `decision` refuses the request because a provider has no usable keys.
+fn keys_unavailable(decision: &Decision) -> bool {
+    matches!(decision, Decision::Deny(d) if d.error.code() == ErrorCode::JwksUnavailable)
+}
+
+/// [`super::keys::KeyFetcher::adopt_published`] from the request path: `true`
+/// when a snapshot another worker published was taken.
+fn adopt_published(shared: &Shared, now: i64) -> bool {
+    let (Some(keys), Ok(mut verifier)) = (&shared.keys, shared.verifier.try_borrow_mut()) else {
+        return false;
+    };
+    keys.try_borrow_mut()
+        .is_ok_and(|mut keys| keys.adopt_published(&mut verifier, now))
 }
 
 /// Applies `decided` to the effective context's request: the header edits

@@ -16,7 +16,10 @@
 //!   fetching one does.
 //! - `jwtgate.keys.<id>.jwks`: the last good fetch as a [`Snapshot`]; every
 //!   worker adopts a new one on its next tick ([`crate::Verifier::adopt_keys`]),
-//!   keys and schedule both, so nobody refetches before the next refresh.
+//!   keys and schedule both, so nobody refetches before the next refresh; and
+//!   at once, on the request path, before it would refuse a request
+//!   `jwks_unavailable` or hold it for a first fetch
+//!   ([`KeyFetcher::adopt_published`]).
 //!
 //! `<id>` is a hash of the provider's name and key URL, so two policies in one
 //! VM share only identical sources. Every change of key set and every failure
@@ -192,9 +195,7 @@ impl KeyFetcher {
         let Ok(mut verifier) = verifier.try_borrow_mut() else {
             return;
         };
-        for remote in &mut self.remotes {
-            adopt(remote, &mut verifier, now);
-        }
+        self.adopt_published(&mut verifier, now);
         self.dispatch_due(&mut verifier, time);
         for remote in &self.remotes {
             let Some((_, source)) = verifier.key_sources().find(|(n, _)| *n == remote.name) else {
@@ -213,6 +214,19 @@ impl KeyFetcher {
                 );
             }
         }
+    }
+
+    /// Adopts the snapshots other workers published since this worker last
+    /// looked: on every tick, and on the request path before a request would
+    /// be refused `jwks_unavailable` or held for a first fetch
+    /// ([`super::http::decide`]), so that no worker refuses or holds a token
+    /// for keys another worker already has. `true` when a snapshot was taken.
+    pub(crate) fn adopt_published(&mut self, verifier: &mut Verifier, now: i64) -> bool {
+        let mut adopted = false;
+        for remote in &mut self.remotes {
+            adopted |= adopt(remote, verifier, now);
+        }
+        adopted
     }
 
     /// Starts every fetch the key sources ask for, for which this worker gets the lease.
@@ -374,13 +388,14 @@ impl KeyFetcher {
     }
 }
 
-/// Adopts the snapshot another worker published, if it is new.
-fn adopt(remote: &mut Remote, verifier: &mut Verifier, now: i64) {
+/// Adopts the snapshot another worker published, if it is new: `true` when
+/// its keys were taken (changed or not).
+fn adopt(remote: &mut Remote, verifier: &mut Verifier, now: i64) -> bool {
     let Ok((Some(bytes), cas)) = hostcalls::get_shared_data(&remote.jwks_key) else {
-        return;
+        return false;
     };
     if cas.is_some() && cas == remote.seen_cas {
-        return;
+        return false;
     }
     remote.seen_cas = cas;
     let Ok(snapshot) = serde_json::from_slice::<Snapshot>(&bytes) else {
@@ -388,13 +403,18 @@ fn adopt(remote: &mut Remote, verifier: &mut Verifier, now: i64) {
             "jwtgate: provider {}: the shared key snapshot does not parse; ignored",
             remote.name
         );
-        return;
+        return false;
     };
-    if let Ok(Event::KeysChanged(change)) = verifier.adopt_keys(&remote.name, now, &snapshot) {
-        info!(
-            "jwtgate: provider {}: keys changed (fetched by another worker at {}): {change}",
-            remote.name, snapshot.fetched_at
-        );
+    match verifier.adopt_keys(&remote.name, now, &snapshot) {
+        Ok(Event::KeysChanged(change)) => {
+            info!(
+                "jwtgate: provider {}: keys changed (fetched by another worker at {}): {change}",
+                remote.name, snapshot.fetched_at
+            );
+            true
+        }
+        Ok(Event::KeysUnchanged) => true,
+        _ => false,
     }
 }
 

@@ -49,6 +49,10 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     /// Requests waiting for a first key fetch ([`super::held`]).
     pub(crate) held: Held,
+    /// This worker's part in fetching keys; `None` when no provider has
+    /// remote keys. Driven by the root's timer and fetch results; the request
+    /// path only adopts what other workers published.
+    pub(crate) keys: Option<RefCell<KeyFetcher>>,
 }
 
 /// [`Readiness`] without its times.
@@ -73,8 +77,6 @@ pub(crate) struct Root {
     context_id: u32,
     /// `None` until a configuration was accepted.
     shared: Option<Rc<Shared>>,
-    /// `None` when no provider has remote keys.
-    keys: Option<KeyFetcher>,
     /// The tick is [`FAST_TICK`] (requests are held).
     fast_tick: bool,
     /// Each key source's readiness (without times) and last good fetch, at
@@ -87,7 +89,6 @@ impl Root {
         Root {
             context_id,
             shared: None,
-            keys: None,
             fast_tick: false,
             key_state: Vec::new(),
         }
@@ -154,8 +155,10 @@ impl Context for Root {
         _: usize,
     ) {
         let time = self.get_current_time();
-        if let (Some(keys), Some(shared)) = (self.keys.as_mut(), self.shared.as_ref()) {
-            keys.response(&shared.verifier, token, num_headers, body_size, time);
+        if let Some(shared) = &self.shared {
+            if let Some(mut keys) = shared.keys.as_ref().and_then(|k| k.try_borrow_mut().ok()) {
+                keys.response(&shared.verifier, token, num_headers, body_size, time);
+            }
         }
         self.release_held(time);
     }
@@ -172,16 +175,15 @@ impl RootContext for Root {
         let id = policy_id(&bytes);
         let instance = keys::instance_seed(self.get_current_time());
         match configure(&bytes, instance) {
-            Ok((shared, fetcher)) => {
+            Ok(shared) => {
                 info!(
                     "jwtgate: configured ({} warnings, cache {}, policy sha256 {id})",
                     shared.verifier.borrow().warnings().len(),
                     if shared.cache.is_some() { "on" } else { "off" }
                 );
-                if fetcher.is_some() {
+                if shared.keys.is_some() {
                     self.set_tick_period(keys::TICK);
                 }
-                self.keys = fetcher;
                 self.shared = Some(Rc::new(shared));
                 outcomes.accepted();
                 true
@@ -196,8 +198,10 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         let time = self.get_current_time();
-        if let (Some(keys), Some(shared)) = (self.keys.as_mut(), self.shared.as_ref()) {
-            keys.tick(&shared.verifier, time);
+        if let Some(shared) = &self.shared {
+            if let Some(mut keys) = shared.keys.as_ref().and_then(|k| k.try_borrow_mut().ok()) {
+                keys.tick(&shared.verifier, time);
+            }
         }
         self.release_held(time);
     }
@@ -223,11 +227,11 @@ fn policy_id(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Everything a configuration needs (and the key fetcher when a provider has
+/// Everything a configuration needs (with the key fetcher when a provider has
 /// remote keys), or the reason (for the log) it is refused. Logs warnings and
 /// the signature path; changes no root state. `instance` seeds the key
 /// sources' jitter.
-fn configure(bytes: &[u8], instance: u64) -> Result<(Shared, Option<KeyFetcher>), String> {
+fn configure(bytes: &[u8], instance: u64) -> Result<Shared, String> {
     if bytes.is_empty() {
         return Err(String::from(
             "the plugin configuration is empty; it must hold the policy JSON",
@@ -271,8 +275,9 @@ fn configure(bytes: &[u8], instance: u64) -> Result<(Shared, Option<KeyFetcher>)
         cache,
         metrics,
         held,
+        keys: fetcher.map(RefCell::new),
     };
-    Ok((shared, fetcher))
+    Ok(shared)
 }
 
 #[cfg(test)]

@@ -303,6 +303,27 @@ class StaleAndFirstFetch(unittest.TestCase):
         finally:
             server.stop()
 
+    def test_once_one_worker_has_the_keys_no_worker_refuses_the_token(self) -> None:
+        """After an outage, the worker whose retry succeeds publishes the keys;
+        the others take them on the request path (not only on their next
+        tick, up to 500 ms later), so no request gets 503 once one has them."""
+        signer = Signer()
+        server = JwksServer(jwks=signer.jwks("k1")).start()
+        server.set(mode="down")
+        try:
+            env = start(server, policy(server), "remote-jwks-recovery")
+            token = signer.token("k1")
+            # Every worker has learned the failure (none holds requests any more).
+            self.assertTrue(until(lambda: burst(env, token, 24) == {(503, "jwks_unavailable")}, 6))
+            server.set(mode="ok")
+            # The first 200 (most often from the worker that fetched), then at once a burst over every worker.
+            self.assertTrue(until(lambda: answer(env, token) == (200, None), 6, step=0.01), env.log()[-4000:])
+            answers = burst(env, token, 24)
+            self.assertEqual(answers, {(200, None)}, answers)
+            env.stop()
+        finally:
+            server.stop()
+
     def test_discovery(self) -> None:
         signer = Signer()
         server = JwksServer(jwks=signer.jwks("d1")).start()
