@@ -547,6 +547,46 @@ Measured above; not made here (bench/ only).
 
 FOOTPRINT = """## Footprint (issue #17: module size and Envoy memory)
 
+### Measured, not shipped: where the filter's Envoy memory goes, opt-level "z" again, wasm-opt, another allocator (2026-12-02, 14:20-15:10 UTC)
+
+Same machine (2 CPUs), load average under 1. Envoy memory: `bench/footprint.py --rounds 3` (4 for the wasm-opt
+rows), default Envoy (no memory release), each run paired: no-op filter, `make filter` as of 7e81cf8 (529,913 B), the variant.
+
+| variant | `.wasm` bytes | no-op filter | `make filter` | variant |
+|---|---:|---:|---:|---:|
+| opt-level "z" for the whole filter (sha2, curve25519-dalek at 3) | 480,636 | +23.9 MiB | +38.4 (1.61x) | +39.1 (1.63x) |
+| `make filter` with a 512 KiB custom section appended | 1,054,209 | +23.6 | +39.2 (1.66x) | +41.4 (1.76x) |
+| `wasm-opt -Oz` | 499,158 | +23.0 | +39.0 (1.69x) | +52.7 (2.29x) |
+| `wasm-opt -Oz --one-caller-inline-max-function-size 200` | 498,627 | +23.4 | +38.5 (1.64x) | +42.2 (1.80x) |
+| `wasm-opt -Oz --one-caller-inline-max-function-size 0` | 499,404 | (same run) | | +41.6 (1.77x) |
+
+- Where the filter's memory is (`/proc/<envoy>/smaps` after the 50 requests, one worker): Envoy's heap mapping
+  (tcmalloc) is 12.8 MiB larger than with the no-op filter, V8's code space 1.6 MiB larger (TurboFan's code for the
+  module: 1,208,104 bytes for 476,195 bytes of function bodies, in Node 20's V8 with `--no-liftoff
+  --no-wasm-lazy-compilation`); no other mapping grew by more than 0.2 MiB.
+- Bytes alone cost memory: the custom section is never compiled (proxy-wasm strips custom sections before V8), yet
+  +2.2 MiB of RSS and +1.0 MiB of live allocations for 512 KiB: Envoy and the host keep copies of the module's bytes,
+  about 4 bytes of RSS per byte of module.
+- opt-level "z" is 49 KB smaller but no longer saves memory (within the rounds' spread): the first investigation's
+  3.6 MiB came when the largest functions were larger than today's.
+- `wasm-opt` inlines functions with one caller whatever their size: three functions of 47,888, 38,535 and 18,688
+  bytes, which TurboFan compiles with 14.2, 10.6 and 6.6 MiB each (`--trace-wasm-compilation-times`), and +13.7 MiB
+  of Envoy RSS. Without that inlining the largest compilations stay at about 3 MiB, as in `make filter`, and the
+  module is 31 KB smaller, yet Envoy still holds 3 MiB more. wasm-opt stays out of the filter build.
+- npm, `bench/node_ab.mjs` against the shipped module: talc 5.1.1 as the global allocator instead of dlmalloc saves
+  2.5 KB gzipped but makes `verify` HS256 5 to 10% slower (0.74 against 0.81, and 0.72 against 0.76 of fast-jwt, two
+  runs; the same with talc at opt-level 3): not shipped. serde_json at opt-level 3 changes neither size (+1 KB
+  gzipped) nor speed beyond the noise: its generic parser is compiled in jwtgate's crate, at jwtgate's opt-level.
+- npm, a trade measured and not made: the pure-Rust Ed25519 verifier out of the default module (to `jwtgate/full`,
+  as RSA/ECDSA; EdDSA then by `node:crypto` or WebCrypto's `verifyAsync` only) gives 424,626 -> 406,195 bytes,
+  178,186 -> 170,101 gzipped: 8 KB of the 28 KB between the module and the goal.
+- Where `verify` HS256 (cache off) spends its time now (`node --cpu-prof`, names kept): 77% in the wasm export, of
+  which the strict JSON parse of header and claims into serde_json maps is 24% and their freeing about 5%, the HMAC
+  19%, splitting and base64url 8%; the rest is JavaScript (the `JSON.parse` of the result). The lever left for the
+  Node goals is that representation: claims read in place from the decoded payload, not copied into maps.
+- Goals unchanged: filter 529,913 B (400 KB), Envoy 1.61x to 1.69x by default in these runs (1.5x), npm 178,186 B
+  gzipped (150 KB), HS256 0.74 to 0.81 of fast-jwt (1), decode 0.28 to 0.33 of jose (0.5): all **missed**.
+
 ### Relocations compressed, no sort routine, freed memory returned (2026-12-02, 10:20-11:10 UTC)
 
 Same machine, shared with a fuzz run on the other CPU. Sizes from `make filter`, `make filter-full`, `js/build.sh`.
