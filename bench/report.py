@@ -547,7 +547,7 @@ Measured above; not made here (bench/ only).
 
 FOOTPRINT = """## Footprint (issue #17: module size and Envoy memory)
 
-### Measured, not shipped: where the filter's Envoy memory goes, opt-level "z" again, wasm-opt, another allocator (2026-12-02, 14:20-15:10 UTC)
+### Measured, not shipped: where the filter's Envoy memory goes, opt-level "z" again, wasm-opt, another allocator (2026-12-02, 14:20-15:35 UTC)
 
 Same machine (2 CPUs), load average under 1. Envoy memory: `bench/footprint.py --rounds 3` (4 for the wasm-opt
 rows), default Envoy (no memory release), each run paired: no-op filter, `make filter` as of 7e81cf8 (529,913 B), the variant.
@@ -582,10 +582,16 @@ rows), default Envoy (no memory release), each run paired: no-op filter, `make f
   178,186 -> 170,101 gzipped: 8 KB of the 28 KB between the module and the goal.
 - Where `verify` HS256 (cache off) spends its time now (`node --cpu-prof`, names kept): 77% in the wasm export, of
   which the strict JSON parse of header and claims into serde_json maps is 24% and their freeing about 5%, the HMAC
-  19%, splitting and base64url 8%; the rest is JavaScript (the `JSON.parse` of the result). The lever left for the
-  Node goals is that representation: claims read in place from the decoded payload, not copied into maps.
+  19%, splitting and base64url 8%; the rest is JavaScript (the `JSON.parse` of the result).
+- Building the maps is a small part of that parse: a strict reader that builds only the members a caller reads
+  (`json::parse_members`, checked against `parse_strict` on generated and damaged JSON: the same error or the same
+  members) made the npm `decode` 4% faster on a quiet machine (7,980 -> 7,567 and 7,698 ns, two `node_ab.mjs` runs of
+  31 rounds; 0.27 to 0.28 -> 0.28 to 0.29 of jose's `decodeJwt`) for 1.5 KB more gzipped module: not shipped (under
+  a concurrent CI run the same build had looked 24% faster, which was allocation under load). So claims read in place
+  instead of copied into maps would not reach the Node goals either: serde_json's scan itself, built at opt-level
+  "z" in jwtgate's crate, is most of the parse.
 - Goals unchanged: filter 529,913 B (400 KB), Envoy 1.61x to 1.69x by default in these runs (1.5x), npm 178,186 B
-  gzipped (150 KB), HS256 0.74 to 0.81 of fast-jwt (1), decode 0.28 to 0.33 of jose (0.5): all **missed**.
+  gzipped (150 KB), HS256 0.74 to 0.81 of fast-jwt (1), decode 0.27 to 0.33 of jose (0.5): all **missed**.
 
 ### Relocations compressed, no sort routine, freed memory returned (2026-12-02, 10:20-11:10 UTC)
 
