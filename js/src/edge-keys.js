@@ -71,6 +71,19 @@ export class EdgeKeys {
     }
   }
 
+  /**
+   * After a refusal for want of keys (`jwks_unavailable`): takes what other
+   * isolates published since (the Cache API), so that the caller decides
+   * again rather than refuse a token another isolate already has the keys
+   * for (this isolate's own next fetch may be a cooldown away). True when
+   * there was a snapshot: taken now, or just before by this isolate's own
+   * background update. The Envoy filter does the same (src/envoy/http.rs).
+   */
+  async adoptAfter(decision) {
+    if (decision.allow || decision.code !== 'jwks_unavailable') return false;
+    return (await this.#adoptShared()) > 0;
+  }
+
   /** After a decision: an unknown kid asks the core for a refetch (at most one per cooldown). */
   afterDecision(decision, background) {
     if (!decision.allow && decision.code === 'unknown_kid' && this.#keys.due()) background(this.update());
@@ -81,18 +94,29 @@ export class EdgeKeys {
    * (and those they make due: the JWKS after discovery). Never rejects.
    */
   async update() {
+    await this.#adoptShared();
+    for (let due = this.#keys.takeDue(); due.length > 0; due = this.#keys.takeDue()) {
+      await Promise.all(due.map((fetch) => this.#fetch(fetch)));
+    }
+  }
+
+  /**
+   * Adopts every provider's snapshot other isolates stored (the core ignores
+   * one it already has); resolves to how many there were.
+   */
+  async #adoptShared() {
+    let found = 0;
     for (const [provider, entry] of this.#entries) {
       const shared = await this.#read(entry.snapshot);
       if (shared === null) continue;
+      found += 1;
       try {
         this.#keys.adopt(provider, shared);
       } catch {
         // Not a snapshot (another version wrote it): ignored, and overwritten by our next fetch.
       }
     }
-    for (let due = this.#keys.takeDue(); due.length > 0; due = this.#keys.takeDue()) {
-      await Promise.all(due.map((fetch) => this.#fetch(fetch)));
-    }
+    return found;
   }
 
   /** One fetch the core asked for: performed here if this isolate gets the lease, else left to its holder. */

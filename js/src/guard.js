@@ -105,10 +105,11 @@ export function createGuard(policy, options = {}) {
     const background = inBackground(callOptions ?? {});
     await keys?.beforeDecision(background);
     const target = requestTarget(request);
-    const decision = await verifier.authorizeAsync(
-      { method: request.method, path: target, headers: flatHeaders(request.headers), caseInsensitive },
-      { now: callOptions?.now },
-    );
+    const input = { method: request.method, path: target, headers: flatHeaders(request.headers), caseInsensitive };
+    const decide = () => verifier.authorizeAsync(input, { now: callOptions?.now });
+    let decision = await decide();
+    // Refused for want of keys: another isolate may have fetched them since.
+    if (await keys?.adoptAfter(decision)) decision = await decide();
     keys?.afterDecision(decision, background);
     return decision.allow ? forwarded(request, target, decision) : refusal(decision);
   }

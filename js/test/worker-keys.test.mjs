@@ -284,6 +284,25 @@ test('the IdP down from the start: the first request waits at most the fetch tim
   }
 });
 
+test('after an outage, the first request on an isolate takes the keys another isolate fetched, rather than 503 until its own next fetch', async () => {
+  await jwksServer.control({ mode: 'down', jwks: await jwks('k1'), reset_counts: true });
+  const w = await start(policy({ timeout_seconds: 1, cooldown_seconds: 30 }));
+  try {
+    const t = await token('k1');
+    for (const isolate of ['a', 'b']) {
+      const r = await w.get(isolate, t);
+      assert.equal(r.status, 503, `${isolate}: ${r.text}`);
+    }
+    await jwksServer.control({ mode: 'ok' });
+    const a = await until(() => w.get('a', t), (r) => r.status === 200, 6000);
+    assert.equal(a.status, 200, a.text);
+    const b = await w.get('b', t);
+    assert.equal(b.status, 200, b.text);
+  } finally {
+    await w.stop();
+  }
+});
+
 test("a first fetch that fails in one isolate ends the other's wait through the lease, without a second fetch", async () => {
   // The IdP answers 500 after 1 s; a request may wait up to the 5 s timeout.
   await jwksServer.control({ mode: 'slow_500', delay: 1, jwks: await jwks('k1'), reset_counts: true });
