@@ -138,6 +138,20 @@ def until(predicate, timeout: float, step: float = 0.1):
         time.sleep(step)
 
 
+def idp_down_from_start(name: str) -> tuple[JwksServer, Envoy, str]:
+    """A JWKS server that is down, an Envoy started against it (named `name`),
+    and a token signed by the key the server will serve once it is up."""
+    signer = Signer()
+    server = JwksServer(jwks=signer.jwks("k1")).start()
+    server.set(mode="down")
+    try:
+        env = start(server, policy(server), name)
+    except BaseException:
+        server.stop()
+        raise
+    return server, env, signer.token("k1")
+
+
 def stat(env: Envoy, name: str) -> int:
     return env.stats("jwtgate.keys").get(f"wasmcustom.jwtgate.keys.idp.{name}", 0)
 
@@ -275,12 +289,8 @@ class StaleAndFirstFetch(unittest.TestCase):
     """An IdP that is down: at start (no keys: 503), and later (cached keys, then 503)."""
 
     def test_first_fetch_then_down_then_stale(self) -> None:
-        signer = Signer()
-        server = JwksServer(jwks=signer.jwks("k1")).start()
-        server.set(mode="down")
+        server, env, token = idp_down_from_start("remote-jwks-stale")
         try:
-            env = start(server, policy(server), "remote-jwks-stale")
-            token = signer.token("k1")
             r = env.get("/orders", {"authorization": f"Bearer {token}"})
             self.assertEqual((r.status, r.error_code()), (503, "jwks_unavailable"), r.body)
             self.assertEqual(r.header("retry-after"), "1")
@@ -307,12 +317,8 @@ class StaleAndFirstFetch(unittest.TestCase):
         """After an outage, the worker whose retry succeeds publishes the keys;
         the others take them on the request path (not only on their next
         tick, up to 500 ms later), so no request gets 503 once one has them."""
-        signer = Signer()
-        server = JwksServer(jwks=signer.jwks("k1")).start()
-        server.set(mode="down")
+        server, env, token = idp_down_from_start("remote-jwks-recovery")
         try:
-            env = start(server, policy(server), "remote-jwks-recovery")
-            token = signer.token("k1")
             # Every worker has learned the failure (none holds requests any more).
             self.assertTrue(until(lambda: burst(env, token, 24) == {(503, "jwks_unavailable")}, 6))
             server.set(mode="ok")
