@@ -296,6 +296,10 @@ test('after an outage, the first request on an isolate takes the keys another is
     await jwksServer.control({ mode: 'ok' });
     const a = await until(() => w.get('a', t), (r) => r.status === 200, 6000);
     assert.equal(a.status, 200, a.text);
+    // a stores its snapshot after its fetch (in the background): b is asked once it is in the cache.
+    const stored = () => [...w.store.entries.keys()].some((k) => k.endsWith('/snapshot'));
+    for (const deadline = Date.now() + 2000; !stored() && Date.now() < deadline; ) await sleep(10);
+    assert.ok(stored(), "a's snapshot reached the cache");
     const b = await w.get('b', t);
     assert.equal(b.status, 200, b.text);
   } finally {
