@@ -32,7 +32,7 @@ test('exports: bundlers for the web (no node condition) get the init() entry poi
 test('npm pack ships the module, the glue, the types and the CLI, and no tests', () => {
   const [info] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: dir, encoding: 'utf8' }));
   const files = info.files.map((f) => f.path).sort();
-  for (const f of ['pkg/jwtgate_bg.wasm', 'pkg/jwtgate.js', 'src/node.js', 'src/browser.js', 'full/pkg/jwtgate_bg.wasm', 'full/pkg/jwtgate.js', 'full/src/node.js', 'full/src/browser.js', 'full/src/api.js', 'index.d.ts', 'bin/jwtgate.mjs', 'README.md']) {
+  for (const f of ['pkg/jwtgate_bg.wasm', 'pkg/jwtgate_node_bg.wasm', 'pkg/jwtgate.js', 'src/node.js', 'src/browser.js', 'full/pkg/jwtgate_bg.wasm', 'full/pkg/jwtgate.js', 'full/src/node.js', 'full/src/browser.js', 'full/src/api.js', 'index.d.ts', 'bin/jwtgate.mjs', 'README.md']) {
     assert.ok(files.includes(f), `${f} is packed`);
   }
   assert.ok(!files.some((f) => f.startsWith('test/') || f.startsWith('node_modules/')), files.join(' '));
