@@ -1044,7 +1044,7 @@ its twin (`jwtgate_node_bg.wasm`: the same sources and features, cargo profile `
 | `verify` EdDSA, cache off, vs fast-jwt | 0.95 (0.84 to 1.06) | **0.98** (0.91 to 1.07) | 1, within the noise |
 
 ns per call: `decode` 9,305 -> 6,563 (jose 2,855), HS256 11,479 -> 8,344 (fast-jwt 8,783). The trade: the
-npm tarball carries one more module (624,694 bytes, 247,522 gzipped) that no browser or worker downloads.
+npm tarball carries one more module (624,694 bytes, 247,187 gzipped with `gzip -9`) that no browser or worker downloads.
 Without `wasm-opt` the twin is as fast and 48 KB larger. Both modules give the same answers, byte for byte,
 on the attack suite and the shared vectors (`js/test/module-node.test.mjs`)."""
 
