@@ -92,14 +92,6 @@ def verdict(ok: bool) -> str:
     return "**met**" if ok else "**missed**"
 
 
-def rss_added(mem: dict) -> dict | None:
-    """VmRSS added to an idle Envoy (1 worker, after start) by jwtgate (RS256
-    policy, cache on) and by the no-op proxy-wasm filter, in KiB."""
-    if not all(k in mem for k in ("none idle", "wasm-noop idle", "jwtgate RS256 idle")):
-        return None
-    return {"jwtgate": mem["jwtgate RS256 idle"] - mem["none idle"], "noop": mem["wasm-noop idle"] - mem["none idle"]}
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out-dir", required=True)
@@ -193,10 +185,14 @@ def main() -> int:
         fc = ops("cache", alg, "fast-jwt, cache on")
         p(f"| Node, `verify` {alg} with the cache at least fast-jwt's cache | {f0(jc)} vs {f0(fc)} ops/s = {jc / fc:.2f}x | {verdict(jc >= fc)} |")
     p(f"| Filter `.wasm` at most 400 KB | {filt:,} bytes | {verdict(filt <= 400_000)} |")
-    rss = rss_added(env["memory_kib"])
-    if rss:
-        p(f"| Envoy RSS added by jwtgate at most 1.5x the no-op proxy-wasm filter's (idle after start, 1 worker) | "
-          f"{rss['jwtgate'] / 1024:+.1f} MiB vs {rss['noop'] / 1024:+.1f} MiB = {rss['jwtgate'] / rss['noop']:.2f}x | {verdict(rss['jwtgate'] <= 1.5 * rss['noop'])} |")
+    # The goal is judged on bench/footprint.py's rounds (each round: an Envoy per build, one at a
+    # time), not on the Envoy benchmark's one sample of each, which moves by about 2 MiB.
+    foot = json.loads((d / "footprint.json").read_text())["rows"]
+    mib = lambda build: sum(r["rss"] for r in foot[build]) / len(foot[build]) / 2**20
+    small, noop_mib = mib("small"), mib("noop")
+    p(f"| Envoy RSS added by jwtgate at most 1.5x the no-op proxy-wasm filter's (idle after 50 requests, 1 worker; "
+      f"`bench/footprint.py`, mean of {len(foot['small'])} rounds) | {small:+.1f} MiB vs {noop_mib:+.1f} MiB = {small / noop_mib:.2f}x | "
+      f"{verdict(small <= 1.5 * noop_mib)} |")
     p(f"| npm `.wasm` at most 150 KB gzipped (the default module, which browsers and workers download) | {npm_gz:,} bytes gzipped ({npm_raw:,} raw) | {verdict(npm_gz <= 150_000)} |")
     p("")
     rounds = lambda c: ", ".join(f"{x:+.1f}" for x in S[c]["cpu_above_none_all"])
