@@ -49,7 +49,7 @@ def sh(*cmd: str) -> str:
 
 
 def gzipped(path: Path) -> int:
-    """The size of `gzip -9 -c path`, as js/build.sh measures it (zlib's level 9 differs by some 100 bytes)."""
+    """The size of `gzip -9 -c path`, as js/build.sh measures it (zlib's level 9 gives a few hundred bytes less)."""
     return len(subprocess.run(["gzip", "-9", "-c", str(path)], check=True, capture_output=True).stdout)
 
 
