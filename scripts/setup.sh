@@ -39,7 +39,10 @@ setup_bindgen() {
   local bin=$BUILD/cargo/bin/wasm-bindgen
   if [ -x "$bin" ] && "$bin" --version | grep -q " $want\$"; then return; fi
   log "installing wasm-bindgen-cli $want into .build/cargo"
-  cargo install --quiet --root "$BUILD/cargo" wasm-bindgen-cli --version "=$want"
+  # Without default features: they only give wasm-bindgen-test-runner's HTTP
+  # client TLS (ureq with rustls and ring), which the build never runs; the
+  # install takes about 25 s less, and wasm-bindgen's output is the same.
+  cargo install --quiet --root "$BUILD/cargo" wasm-bindgen-cli --version "=$want" --no-default-features
 }
 
 setup_py() {
