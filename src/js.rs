@@ -818,6 +818,11 @@ impl JsVerifier {
             .verifier
             .adopt_keys(provider, seconds(now), &snapshot)
             .map_err(|e| thrown(&e))?;
+        // Taken (keys, or their age): verdicts reused in JavaScript end here,
+        // as after a fetch; an ignored snapshot changes nothing.
+        if !matches!(event, crate::keys::Event::Ignored) {
+            self.generation = self.generation.wrapping_add(1);
+        }
         Ok(to_json(&event))
     }
 

@@ -72,16 +72,26 @@ export class EdgeKeys {
   }
 
   /**
-   * After a refusal for want of keys (`jwks_unavailable`): takes what other
-   * isolates published since (the Cache API), so that the caller decides
-   * again rather than refuse a token another isolate already has the keys
-   * for (this isolate's own next fetch may be a cooldown away). True when
-   * there was a snapshot: taken now, or just before by this isolate's own
-   * background update. The Envoy filter does the same (src/envoy/http.rs).
+   * After a refusal that keys other isolates fetched may answer: for want of
+   * keys (`jwks_unavailable`, after an outage), or for a kid this isolate's
+   * keys lack (`unknown_kid`, mid-rotation, when another isolate's kid-miss
+   * refetch already has it). Takes what they published since (the Cache API),
+   * since this isolate's own next fetch may be a cooldown away. True when the
+   * caller should decide again: this verifier's keys changed since
+   * `generation` (taken before the decision), here or in a background update
+   * of this isolate meanwhile. A flood of random kids costs one cache read
+   * each and no second decision. The Envoy filter does the same
+   * (src/envoy/http.rs).
    */
-  async adoptAfter(decision) {
-    if (decision.allow || decision.code !== 'jwks_unavailable') return false;
-    return (await this.#adoptShared()) > 0;
+  async adoptAfter(decision, generation) {
+    if (decision.allow || (decision.code !== 'jwks_unavailable' && decision.code !== 'unknown_kid')) return false;
+    await this.#adoptShared();
+    return this.#keys.generation() !== generation;
+  }
+
+  /** Changes whenever the verifier's keys may have changed (see adoptAfter). */
+  generation() {
+    return this.#keys.generation();
   }
 
   /** After a decision: an unknown kid asks the core for a refetch (at most one per cooldown). */
@@ -100,23 +110,17 @@ export class EdgeKeys {
     }
   }
 
-  /**
-   * Adopts every provider's snapshot other isolates stored (the core ignores
-   * one it already has); resolves to how many there were.
-   */
+  /** Adopts every provider's snapshot other isolates stored (the core ignores one it already has). */
   async #adoptShared() {
-    let found = 0;
     for (const [provider, entry] of this.#entries) {
       const shared = await this.#read(entry.snapshot);
       if (shared === null) continue;
-      found += 1;
       try {
         this.#keys.adopt(provider, shared);
       } catch {
         // Not a snapshot (another version wrote it): ignored, and overwritten by our next fetch.
       }
     }
-    return found;
   }
 
   /** One fetch the core asked for: performed here if this isolate gets the lease, else left to its holder. */

@@ -107,9 +107,10 @@ export function createGuard(policy, options = {}) {
     const target = requestTarget(request);
     const input = { method: request.method, path: target, headers: flatHeaders(request.headers), caseInsensitive };
     const decide = () => verifier.authorizeAsync(input, { now: callOptions?.now });
+    const generation = keys?.generation();
     let decision = await decide();
-    // Refused for want of keys: another isolate may have fetched them since.
-    if (await keys?.adoptAfter(decision)) decision = await decide();
+    // Refused for want of keys, or of the token's kid: another isolate may have fetched them since.
+    if (await keys?.adoptAfter(decision, generation)) decision = await decide();
     keys?.afterDecision(decision, background);
     return decision.allow ? forwarded(request, target, decision) : refusal(decision);
   }

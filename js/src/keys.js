@@ -196,6 +196,11 @@ export class KeyRefresher {
     return event;
   }
 
+  /** Changes whenever the verifier's keys may have changed (a fetch, a failure, an adopted snapshot). */
+  generation() {
+    return this.#inner.generation;
+  }
+
   /** Whether a fetch is due now (or an unknown kid waits to be looked at). */
   due() {
     const wake = this.#inner.nextKeyWake();

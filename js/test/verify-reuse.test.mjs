@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { createVerifier } from 'jwtgate';
+import { keysByCaller } from '../src/api.js';
 import { NOW, claims, flipSignatureBit, keyFor, policyFor, sign, errorCode } from './helpers.mjs';
 
 const CACHE = { cache: { enabled: true, max_entries: 16, max_bytes: 1 << 20 } };
@@ -108,6 +109,30 @@ test('remote keys: a verdict is not reused after the keys changed (rotation)', a
   const later = await sign(a, claims({ exp: clock + 3600 }));
   assert.notEqual(errorCode(() => verifier.verify(later, { now: clock })), 'ok');
   assert.notEqual(errorCode(() => verifier.verify(token, { now: NOW + 10 })), 'ok', 'the earlier verdict is not reused');
+});
+
+test('remote keys at the edge: a verdict is not reused once a snapshot another isolate stored changed the keys', async () => {
+  // The edge worker's key sharing (js/src/edge-keys.js) takes other isolates'
+  // fetches as snapshots (the core's Snapshot: fetched_at, next_at, the JWK set as fetched).
+  const [a, b] = [await keyFor('ES256', 'a'), await keyFor('ES256', 'b')];
+  const policy = policyFor([a], { remote_jwks: { uri: 'https://idp.example.com/jwks' } }, CACHE);
+  delete policy.providers.main.jwks;
+  const verifier = createVerifier(policy, {
+    clock: () => NOW,
+    fetch: () => Promise.reject(new Error('no fetch here: the keys come from snapshots')),
+  });
+  const keys = keysByCaller(verifier);
+  const snapshot = (fetchedAt, ...set) =>
+    JSON.stringify({ fetched_at: fetchedAt, next_at: NOW + 600, jwks: JSON.stringify({ keys: set.map((k) => k.jwk) }) });
+  assert.equal(keys.adopt('main', snapshot(NOW - 20, a)).event, 'keys_changed');
+  const token = await sign(a);
+  for (let i = 0; i < 3; i++) assert.equal(errorCode(() => verifier.verify(token, { now: NOW })), 'ok');
+  const generation = keys.generation();
+  assert.equal(keys.adopt('main', snapshot(NOW - 20, a)).event, 'ignored', 'the same snapshot again');
+  assert.equal(keys.generation(), generation, 'an ignored snapshot changes nothing');
+  // The IdP dropped key a; another isolate fetched that, and this one takes it.
+  assert.equal(keys.adopt('main', snapshot(NOW - 10, b)).event, 'keys_changed');
+  assert.equal(errorCode(() => verifier.verify(token, { now: NOW })), 'unknown_kid', 'the verdict reached with key a is not reused');
 });
 
 test('verify keeps its verdicts in JavaScript only: the module\'s cache is left to authorize', async () => {

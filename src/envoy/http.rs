@@ -81,8 +81,10 @@ pub(crate) fn decide(shared: &Shared, now: i64) -> Decided {
     };
     let (mut decision, mut wait_until) = ask(cache.as_deref_mut());
     // Keys another worker fetched since this one's last tick: take them and
-    // ask again, rather than refuse or hold a token they may verify.
-    if (wait_until.is_some() || keys_unavailable(&decision)) && adopt_published(shared, now) {
+    // ask again, rather than refuse or hold a token they may verify (after an
+    // outage, or mid-rotation when another worker's kid-miss refetch has the
+    // new kid already). Only a snapshot this worker has not seen is parsed.
+    if (wait_until.is_some() || others_may_have_keys(&decision)) && adopt_published(shared, now) {
         (decision, wait_until) = ask(cache.as_deref_mut());
     }
     if let (Some(c), Some((hits, misses))) = (cache.as_ref(), before) {
@@ -100,9 +102,12 @@ pub(crate) fn decide(shared: &Shared, now: i64) -> Decided {
     }
 }
 
-/// Whether `decision` refuses the request because a provider has no usable keys.
-fn keys_unavailable(decision: &Decision) -> bool {
-    matches!(decision, Decision::Deny(d) if d.error.code() == ErrorCode::JwksUnavailable)
+/// Whether `decision` refuses the request for want of keys another worker
+/// may have published: a provider has no usable keys (`jwks_unavailable`),
+/// or none with the token's kid (`unknown_kid`).
+fn others_may_have_keys(decision: &Decision) -> bool {
+    matches!(decision, Decision::Deny(d)
+        if matches!(d.error.code(), ErrorCode::JwksUnavailable | ErrorCode::UnknownKid))
 }
 
 /// [`super::keys::KeyFetcher::adopt_published`] from the request path: `true`

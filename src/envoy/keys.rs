@@ -218,7 +218,7 @@ impl KeyFetcher {
 
     /// Adopts the snapshots other workers published since this worker last
     /// looked: on every tick, and on the request path before a request would
-    /// be refused `jwks_unavailable` or held for a first fetch
+    /// be refused `jwks_unavailable` or `unknown_kid`, or held for a first fetch
     /// ([`super::http::decide`]), so that no worker refuses or holds a token
     /// for keys another worker already has. `true` when a snapshot was taken.
     pub(crate) fn adopt_published(&mut self, verifier: &mut Verifier, now: i64) -> bool {

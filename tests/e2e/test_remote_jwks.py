@@ -330,6 +330,29 @@ class StaleAndFirstFetch(unittest.TestCase):
         finally:
             server.stop()
 
+    def test_mid_rotation_no_worker_refuses_a_kid_another_worker_fetched(self) -> None:
+        """A kid-miss refetch by one worker publishes the new set; the other
+        workers take it on the request path when their keys lack the kid (not
+        only on their next tick, up to 500 ms later), so once one worker
+        verifies a token with the new kid, none refuses it."""
+        signer = Signer()
+        server = JwksServer(jwks=signer.jwks("k1")).start()
+        try:
+            # No scheduled refresh within the test: only the kid-miss refetch brings k2.
+            env = start(server, policy(server, refresh_seconds=600, max_stale_seconds=1200, cooldown_seconds=1), "remote-jwks-rotation")
+            old = signer.token("k1")
+            self.assertTrue(until(lambda: burst(env, old, 24) == {(200, None)}, 6))
+            server.set(jwks=signer.jwks("k1", "k2"))
+            time.sleep(1.1)  # past the first fetch's cooldown
+            new = signer.token("k2")
+            self.assertTrue(until(lambda: answer(env, new) == (200, None), 6, step=0.01), env.log()[-4000:])
+            answers = burst(env, new, 24)
+            self.assertEqual(answers, {(200, None)}, answers)
+            self.assertEqual(burst(env, old, 8), {(200, None)})
+            env.stop()
+        finally:
+            server.stop()
+
     def test_discovery(self) -> None:
         signer = Signer()
         server = JwksServer(jwks=signer.jwks("d1")).start()
