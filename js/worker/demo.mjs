@@ -165,8 +165,11 @@ export async function runRemote() {
     await new Promise((r) => setTimeout(r, 300));
     await step('ES256 token again', 'a', 'ES256', 200);
     // b's kid miss finds a's refetched keys in the cache (a stores them after
-    // its fetch, in the background): b takes them and decides again.
-    await new Promise((r) => setTimeout(r, 200));
+    // its fetch, in the background: b is asked once they are there), takes
+    // them and decides again.
+    for (const deadline = Date.now() + 2000; !store.snapshotKids().includes(k.ES256.kid) && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     await step('ES256 token, new kid here too (takes a\'s refetched keys from the cache)', 'b', 'ES256', 200);
     await step('ES256 token again', 'b', 'ES256', 200);
   } finally {

@@ -111,7 +111,8 @@ export async function startWorker({ policy, originPort, config = CONFIG, env = {
  * response and `Cf-Cache-Status: HIT` (or `MISS`), `PURGE` deleting (200, or
  * 404). Several workers and workerd processes pointed at it share one cache,
  * as the isolates of one Cloudflare data center share `caches.default`.
- * `ops` counts the requests by method.
+ * `ops` counts the requests by method; `snapshotKids()` lists the kids of
+ * the key sets in the jwtgate key snapshots it holds (js/src/edge-keys.js).
  */
 export async function startCacheStore() {
   const entries = new Map();
@@ -150,7 +151,11 @@ export async function startCacheStore() {
     });
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: server.address().port, ops, entries, close: () => new Promise((r) => server.close(r)) };
+  const snapshotKids = () =>
+    [...entries]
+      .filter(([key]) => key.endsWith('/snapshot'))
+      .flatMap(([, entry]) => JSON.parse(JSON.parse(entry.body.toString()).jwks).keys.map((jwk) => jwk.kid));
+  return { port: server.address().port, ops, entries, snapshotKids, close: () => new Promise((r) => server.close(r)) };
 }
 
 /**
