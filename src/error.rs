@@ -145,6 +145,21 @@ impl ErrorCode {
     pub fn is_authorization_failure(self) -> bool {
         matches!(self, ErrorCode::ClaimRuleFailed)
     }
+
+    /// `true` for the refusals that newer keys of the provider may turn into
+    /// a pass: no usable keys (`jwks_unavailable`, after an outage) or none
+    /// with the token's kid (`unknown_kid`, mid-rotation). Front ends whose
+    /// instances share fetched keys (Envoy's workers, edge isolates) take the
+    /// newest published on these refusals and decide again.
+    ///
+    /// ```
+    /// use jwtgate::ErrorCode;
+    /// assert!(ErrorCode::UnknownKid.newer_keys_may_answer());
+    /// assert!(!ErrorCode::BadSignature.newer_keys_may_answer());
+    /// ```
+    pub fn newer_keys_may_answer(self) -> bool {
+        matches!(self, ErrorCode::JwksUnavailable | ErrorCode::UnknownKid)
+    }
 }
 
 impl fmt::Display for ErrorCode {

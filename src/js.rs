@@ -242,6 +242,16 @@ pub fn error_codes() -> String {
     to_json(&codes)
 }
 
+/// Whether a refusal with the stable code `code` may pass with newer keys of
+/// its provider ([`ErrorCode::newer_keys_may_answer`]); `false` for a code
+/// that is not one.
+#[wasm_bindgen(js_name = newerKeysMayAnswer)]
+pub fn newer_keys_may_answer(code: &str) -> bool {
+    ErrorCode::ALL
+        .iter()
+        .any(|c| c.as_str() == code && c.newer_keys_may_answer())
+}
+
 /// Decodes a token without verifying it ([`crate::decode::decode`]: strict
 /// base64url and JSON, or throws) and returns `[warnings,header,payload]`
 /// as JSON text, the header and payload the token's own JSON, which the

@@ -27,6 +27,8 @@
 // cacheApiOutbound, Node) each isolate keeps its keys in memory only.
 // Timing, backoff, cooldowns, leases, parsing and staleness are the core's.
 
+import { newerKeysMayAnswer } from '../pkg/jwtgate.js';
+
 /** Cache keys live under a host that is no zone's, so no client request reaches them. */
 const CACHE_BASE = 'https://jwtgate-keys.invalid/v1/';
 /** How often a request waiting for a first fetch looks again, in ms. */
@@ -75,8 +77,9 @@ export class EdgeKeys {
    * After a refusal that keys other isolates fetched may answer: for want of
    * keys (`jwks_unavailable`, after an outage), or for a kid this isolate's
    * keys lack (`unknown_kid`, mid-rotation, when another isolate's kid-miss
-   * refetch already has it). Takes what they published since (the Cache API),
-   * since this isolate's own next fetch may be a cooldown away. True when the
+   * refetch already has it: the core's rule, newerKeysMayAnswer). Takes what
+   * they published since (the Cache API), since this isolate's own next fetch
+   * may be a cooldown away. True when the
    * caller should decide again: this verifier's keys changed since
    * `generation` (taken before the decision), here or in a background update
    * of this isolate meanwhile. A flood of random kids costs one cache read
@@ -84,7 +87,7 @@ export class EdgeKeys {
    * (src/envoy/http.rs).
    */
   async adoptAfter(decision, generation) {
-    if (decision.allow || (decision.code !== 'jwks_unavailable' && decision.code !== 'unknown_kid')) return false;
+    if (decision.allow || !newerKeysMayAnswer(decision.code)) return false;
     await this.#adoptShared();
     return this.#keys.generation() !== generation;
   }

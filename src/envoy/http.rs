@@ -84,7 +84,9 @@ pub(crate) fn decide(shared: &Shared, now: i64) -> Decided {
     // ask again, rather than refuse or hold a token they may verify (after an
     // outage, or mid-rotation when another worker's kid-miss refetch has the
     // new kid already). Only a snapshot this worker has not seen is parsed.
-    if (wait_until.is_some() || others_may_have_keys(&decision)) && adopt_published(shared, now) {
+    let refused_for_keys =
+        matches!(&decision, Decision::Deny(d) if d.error.code().newer_keys_may_answer());
+    if (wait_until.is_some() || refused_for_keys) && adopt_published(shared, now) {
         (decision, wait_until) = ask(cache.as_deref_mut());
     }
     if let (Some(c), Some((hits, misses))) = (cache.as_ref(), before) {
@@ -100,14 +102,6 @@ pub(crate) fn decide(shared: &Shared, now: i64) -> Decided {
         method,
         route,
     }
-}
-
-/// Whether `decision` refuses the request for want of keys another worker
-/// may have published: a provider has no usable keys (`jwks_unavailable`),
-/// or none with the token's kid (`unknown_kid`).
-fn others_may_have_keys(decision: &Decision) -> bool {
-    matches!(decision, Decision::Deny(d)
-        if matches!(d.error.code(), ErrorCode::JwksUnavailable | ErrorCode::UnknownKid))
 }
 
 /// [`super::keys::KeyFetcher::adopt_published`] from the request path: `true`
