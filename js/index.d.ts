@@ -221,6 +221,9 @@ export class Verifier {
    * with `hostCrypto: "webcrypto"`. Rejects with JwtError; the first call
    * offers WebCrypto to the core, and under `"signature_verifier": "host"` a
    * failed self-test rejects it (and every later call) with `invalid_config`.
+   * With remote keys it waits for a pending first fetch, and after an
+   * `unknown_kid` refusal for the kid-miss refetch it starts (each at most its
+   * timeout), then verifies again; `verify` never waits.
    */
   verifyAsync(token: string, options?: VerifyOptions): Promise<Verified>;
   /** Runs the verification and reports every check. Never throws for a bad token. */
@@ -246,7 +249,9 @@ export class Verifier {
    * Decides an HTTP request like `authorize`, letting WebCrypto check RSA and
    * ECDSA signatures where node:crypto is absent (the guard's call). In Node
    * it is `authorize` unless the verifier was built with `hostCrypto: "webcrypto"`.
-   * Waits for a pending first key fetch (at most its timeout) before deciding.
+   * Waits for a pending first key fetch (at most its timeout) before deciding,
+   * and, after an `unknown_kid` refusal, for the kid-miss refetch it starts (at
+   * most its timeout) before deciding again.
    */
   authorizeAsync(request: HttpRequest, options?: { now?: Now }): Promise<Decision>;
 }
@@ -306,8 +311,9 @@ export interface MiddlewareOptions {
 /**
  * Express/Connect middleware: sets `req.auth` to the claims and `req.url` to
  * the canonical target, or answers 400/401/403/503 as the Envoy filter does.
- * A request that arrives during a provider's first key fetch waits for it (at
- * most its timeout), then is decided.
+ * A request that arrives during a provider's first key fetch, or whose new kid
+ * starts a kid-miss refetch, waits for that fetch (at most its timeout), then
+ * is decided.
  */
 export function jwtgateMiddleware(
   verifier: Verifier,

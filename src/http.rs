@@ -78,6 +78,27 @@ pub enum Decision {
     Deny(Denial),
 }
 
+impl Decision {
+    /// The refusal's code, or `None` for an allow.
+    ///
+    /// ```
+    /// use jwtgate::{ErrorCode, Verifier};
+    /// use jwtgate::http::Request;
+    /// let verifier = Verifier::from_json(r#"{"providers": {"idp": {
+    ///     "issuer": "https://idp.example.com",
+    ///     "remote_jwks": {"uri": "https://idp.example.com/jwks"}}},
+    ///     "rules": [{"prefix": "/", "requires": "idp"}]}"#).unwrap();
+    /// let request = Request { method: "GET", path: "/", headers: &[], case_insensitive: false };
+    /// assert_eq!(verifier.authorize(&request, 0, None).refusal(), Some(ErrorCode::Missing));
+    /// ```
+    pub fn refusal(&self) -> Option<ErrorCode> {
+        match self {
+            Decision::Allow(_) => None,
+            Decision::Deny(denial) => Some(denial.error.code()),
+        }
+    }
+}
+
 /// A request to pass on, with the edits to make first, in this order:
 /// remove `remove_headers`, set `set_headers`, replace the target with
 /// `set_path`.

@@ -850,6 +850,17 @@ impl JsVerifier {
             .map(|t| t as f64)
     }
 
+    /// Until when (Unix seconds) a request refused with the stable code
+    /// `code` at `now` may wait for keys that may answer it (a first fetch,
+    /// or a kid-miss refetch: [`Verifier::key_wait`]); undefined: answer now.
+    #[wasm_bindgen(js_name = keyWait)]
+    pub fn key_wait(&self, code: &str, now: f64) -> Option<f64> {
+        let refusal = ErrorCode::ALL.iter().copied().find(|c| c.as_str() == code);
+        self.verifier
+            .key_wait(refusal, seconds(now))
+            .map(|t| t as f64)
+    }
+
     /// Every key source as JSON: `[{"provider","state","fetched_at","valid_until","jwks_uri","uri","discovery","keys","stats"}]`
     /// with `state` one of `"ready"`, `"pending"`, `"unavailable"`, `uri` the configured
     /// `remote_jwks.uri` and `discovery` the issuer whose discovery document is read (or `null`).

@@ -19,6 +19,10 @@
 //!   next [`Verifier::due_fetches`] asks the source for one early fetch (at
 //!   most one per cooldown).
 //!
+//! A front end may hold a request refused for want of keys until they can
+//! answer it ([`Verifier::key_wait`]): a first fetch, or the kid-miss
+//! refetch a token with a new kid started.
+//!
 //! ```
 //! use jwtgate::{Verifier, keys::Event};
 //! let mut verifier = Verifier::from_json(r#"{"providers": {"idp": {
@@ -43,7 +47,6 @@ use core::cell::RefCell;
 use crate::alg::sha256;
 use crate::error::{err, Error, ErrorCode};
 use crate::host::SignatureVerifier;
-use crate::http::Decision;
 use crate::jwk::KeySet;
 use crate::keys::{Event, FailureKind, Fetch, KeySource, Readiness, Snapshot};
 use crate::lease::Lease;
@@ -373,20 +376,26 @@ impl Verifier {
             .max()
     }
 
-    /// Whether a request refused with `decision` at `now` may wait for a
-    /// provider's first fetch instead of getting the refusal: when `decision`
-    /// is `jwks_unavailable` while a first fetch is pending, the latest time
-    /// (Unix seconds, inclusive) to hold the request until, at most the
-    /// timeout of the fetches still needed (two with discovery) from `now`.
-    /// The front end then decides the request again ([`Verifier::authorize`])
-    /// when keys land or the first fetch fails, and answers that decision;
-    /// at this time at the latest it answers the decision it then gets
-    /// (503 `jwks_unavailable` if still no keys, never a pass). `None`:
-    /// answer `decision` now.
+    /// Whether a request refused with `refusal` (the decision's code,
+    /// [`crate::http::Decision::refusal`]) at `now` may wait for keys instead of getting
+    /// the refusal: the latest time (Unix seconds, inclusive) to hold it until.
     ///
-    /// Any pending provider counts: a request for another provider whose
-    /// keys are unavailable may wait as well (for no longer), and gets the
-    /// same answer after.
+    /// - `jwks_unavailable` while a provider's first fetch is pending: at
+    ///   most the timeout of the fetches still needed (two with discovery)
+    ///   from `now`;
+    /// - `unknown_kid` while a kid-miss refetch is asked for or in flight
+    ///   ([`Verifier::kid_refetch_pending`]): at most `timeout_seconds` after
+    ///   it started, as jose's `createRemoteJWKSet` waits for its refetch.
+    ///
+    /// The front end then decides the request again ([`Verifier::authorize`])
+    /// when keys land or the fetch fails, and answers that decision (which
+    /// may wait again only while the same fetch is still under way); at this
+    /// time at the latest it answers the decision it then gets (503
+    /// `jwks_unavailable` if still no keys, 401 `unknown_kid` if the kid is
+    /// still unknown, never a pass). `None`: answer the refusal now.
+    ///
+    /// Any provider counts: a request for another provider whose keys are
+    /// unavailable (or whose kid is unknown) may wait as well, for no longer.
     ///
     /// ```
     /// use jwtgate::Verifier;
@@ -399,37 +408,62 @@ impl Verifier {
     /// let request = Request { method: "GET", path: "/", headers: &headers, case_insensitive: false };
     /// let decision = verifier.authorize(&request, 10, None);
     /// // A malformed token needs no keys: answer at once.
-    /// assert_eq!(verifier.first_fetch_wait(&decision, 10), None);
+    /// assert_eq!(verifier.key_wait(decision.refusal(), 10), None);
     /// # let token = "eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLmNvbSJ9.c2ln";
     /// let headers = [("authorization".to_string(), format!("Bearer {token}"))];
     /// let request = Request { method: "GET", path: "/", headers: &headers, case_insensitive: false };
     /// let decision = verifier.authorize(&request, 10, None);
     /// assert!(matches!(&decision, Decision::Deny(d) if d.status == 503));
-    /// assert_eq!(verifier.first_fetch_wait(&decision, 10), Some(13));
+    /// assert_eq!(verifier.key_wait(decision.refusal(), 10), Some(13));
     /// // The first fetch fails: nothing to wait for any more.
     /// verifier.due_fetches(10);
     /// verifier.key_fetch_failed("idp", 11, jwtgate::keys::FailureKind::Network, "refused").unwrap();
-    /// assert_eq!(verifier.first_fetch_wait(&verifier.authorize(&request, 11, None), 11), None);
+    /// assert_eq!(verifier.key_wait(verifier.authorize(&request, 11, None).refusal(), 11), None);
     /// ```
-    pub fn first_fetch_wait(&self, decision: &Decision, now: i64) -> Option<i64> {
-        let Decision::Deny(denial) = decision else {
-            return None;
+    pub fn key_wait(&self, refusal: Option<ErrorCode>, now: i64) -> Option<i64> {
+        let until = match refusal? {
+            ErrorCode::JwksUnavailable => self
+                .key_sources()
+                .filter_map(|(_, source)| match source.readiness(now) {
+                    Readiness::Pending { until } => {
+                        // Discovery's document first, then the JWKS.
+                        let fetches = if source.jwks_uri().is_none() { 2 } else { 1 };
+                        let timeout = i64::from(source.config().timeout_seconds);
+                        Some(until.min(now.saturating_add(fetches * timeout)))
+                    }
+                    _ => None,
+                })
+                .max(),
+            ErrorCode::UnknownKid => self.kid_refetch_pending(now),
+            _ => None,
         };
-        if denial.error.code() != ErrorCode::JwksUnavailable {
-            return None;
-        }
-        self.key_sources()
-            .filter_map(|(_, source)| match source.readiness(now) {
-                Readiness::Pending { until } => {
-                    // Discovery's document first, then the JWKS.
-                    let fetches = if source.jwks_uri().is_none() { 2 } else { 1 };
-                    let timeout = i64::from(source.config().timeout_seconds);
-                    Some(until.min(now.saturating_add(fetches * timeout)))
-                }
-                _ => None,
+        until.filter(|until| *until >= now)
+    }
+
+    /// The latest time (Unix seconds) until which a fetch that may bring an
+    /// unknown kid is under way at `now`: a kid-miss refetch asked for, or a
+    /// JWKS fetch in flight ([`KeySource::kid_refetch_until`]), or one that
+    /// [`Verifier::due_fetches`] will start for a kid noted during
+    /// verification ([`KeySource::kid_fetch_coming`]), then at most
+    /// `timeout_seconds` from `now`. `None` when no provider has one: a
+    /// token whose kid is still unknown is refused at once. A kid is waited
+    /// for once per cooldown, and a flood of random kids waits only while a
+    /// fetch is under way (at most one kid-miss refetch per cooldown).
+    pub fn kid_refetch_pending(&self, now: i64) -> Option<i64> {
+        self.providers
+            .iter()
+            .filter_map(|p| p.keys.remote.as_ref())
+            .filter_map(|remote| {
+                let source = &remote.source;
+                source.kid_refetch_until(now).or_else(|| {
+                    let noted = remote.noted.try_borrow().ok()?;
+                    noted
+                        .iter()
+                        .any(|kid| source.kid_fetch_coming(now, kid))
+                        .then(|| now.saturating_add(i64::from(source.config().timeout_seconds)))
+                })
             })
             .max()
-            .filter(|until| *until >= now)
     }
 
     /// The `Retry-After` of a `jwks_unavailable` answer, in seconds: the

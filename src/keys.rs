@@ -662,6 +662,10 @@ pub struct KeySource {
     current: Option<Current>,
     /// Unknown kids and when they were first seen.
     unknown: Vec<(String, i64)>,
+    /// The latest end of the kid-miss refetch asked for or in flight (here,
+    /// or left to another instance): until then a request refused
+    /// `unknown_kid` may wait for it ([`KeySource::kid_refetch_until`]).
+    kid_wait: Option<i64>,
     stats: KeyStats,
 }
 
@@ -711,6 +715,7 @@ impl KeySource {
             first_done: false,
             current: None,
             unknown: Vec::new(),
+            kid_wait: None,
             stats: KeyStats::default(),
         })
     }
@@ -754,6 +759,7 @@ impl KeySource {
         self.stats.fetches += 1;
         if self.next_reason == "unknown_kid" {
             self.stats.kid_fetches += 1;
+            self.kid_wait = Some(now.saturating_add(i64::from(self.config.timeout_seconds)));
         }
         Some(Fetch {
             document,
@@ -793,6 +799,7 @@ impl KeySource {
         let Some(flight) = self.in_flight.take() else {
             return Event::Ignored;
         };
+        self.kid_wait = None;
         let header = |name: &str| {
             headers
                 .iter()
@@ -838,7 +845,10 @@ impl KeySource {
             return expired;
         }
         match self.in_flight.take() {
-            Some(flight) => self.fail(now, flight.document, kind, detail.to_string()),
+            Some(flight) => {
+                self.kid_wait = None;
+                self.fail(now, flight.document, kind, detail.to_string())
+            }
             None => Event::Ignored,
         }
     }
@@ -847,6 +857,8 @@ impl KeySource {
     /// holds the right to fetch (Envoy's workers share one fetch) until
     /// `until`. Not a failure; the next attempt is due at `until`, by when
     /// that instance's result should have been [adopted](KeySource::adopt).
+    /// A kid-miss refetch's wait ([`KeySource::kid_refetch_until`]) goes on
+    /// until that result is adopted (or its timeout).
     pub fn defer(&mut self, until: i64) {
         if let Some(flight) = self.in_flight.take() {
             self.stats.fetches = self.stats.fetches.saturating_sub(1);
@@ -862,6 +874,10 @@ impl KeySource {
     /// once per `cooldown_seconds` after the previous fetch started; the kid is
     /// remembered for the cooldown and asks for nothing meanwhile.
     pub fn unknown_kid(&mut self, now: i64, kid: &str) -> bool {
+        let asks = !self.remembers(now, kid)
+            && self.cooled(now)
+            && self.in_flight.is_none()
+            && self.next_at > now;
         let cooldown = i64::from(self.config.cooldown_seconds);
         self.unknown
             .retain(|(_, seen)| now < seen.saturating_add(cooldown));
@@ -872,15 +888,55 @@ impl KeySource {
             self.unknown.remove(0);
         }
         self.unknown.push((kid.to_string(), now));
-        let cooled = self
-            .last_start
-            .is_none_or(|last| now >= last.saturating_add(cooldown));
-        if self.in_flight.is_some() || !cooled || self.next_at <= now {
+        if !asks {
             return false;
         }
         self.next_at = now;
         self.next_reason = "unknown_kid";
+        self.kid_wait = Some(now.saturating_add(i64::from(self.config.timeout_seconds)));
         true
+    }
+
+    /// Whether `kid` was seen unknown within the cooldown.
+    fn remembers(&self, now: i64, kid: &str) -> bool {
+        let cooldown = i64::from(self.config.cooldown_seconds);
+        self.unknown
+            .iter()
+            .any(|(k, seen)| k == kid && now < seen.saturating_add(cooldown))
+    }
+
+    /// Whether the cooldown since the previous fetch started is over.
+    fn cooled(&self, now: i64) -> bool {
+        let cooldown = i64::from(self.config.cooldown_seconds);
+        self.last_start
+            .is_none_or(|last| now >= last.saturating_add(cooldown))
+    }
+
+    /// Whether a fetch that may bring `kid`, a kid no key has, is under way
+    /// or starts at the next [`KeySource::next_fetch`] once
+    /// [`KeySource::unknown_kid`] has seen it: the kid was not seen within
+    /// the cooldown, and a fetch is in flight or due, or the cooldown allows
+    /// an early one. (A kid seen within the cooldown has had its fetch.)
+    pub fn kid_fetch_coming(&self, now: i64, kid: &str) -> bool {
+        !self.remembers(now, kid)
+            && (self.in_flight.is_some() || self.next_at <= now || self.cooled(now))
+    }
+
+    /// Until when (Unix seconds, inclusive) a request refused `unknown_kid`
+    /// may wait for a fetch that may bring its kid: a JWKS fetch in flight
+    /// (a kid-miss refetch or a refresh), or the kid-miss refetch
+    /// [`KeySource::unknown_kid`] asked for, from the ask until its answer,
+    /// its failure or keys adopted from the instance it was left to
+    /// ([`KeySource::defer`]); at most `timeout_seconds` after the fetch
+    /// started. `None`: no such fetch.
+    pub fn kid_refetch_until(&self, now: i64) -> Option<i64> {
+        let timeout = i64::from(self.config.timeout_seconds);
+        let in_flight = self
+            .in_flight
+            .as_ref()
+            .filter(|f| f.document == Document::Jwks)
+            .map(|f| f.started.saturating_add(timeout));
+        self.kid_wait.max(in_flight).filter(|until| now <= *until)
     }
 
     /// Whether the fetched keys can be used at `now`.
@@ -962,6 +1018,8 @@ impl KeySource {
         let Ok(set) = KeySet::from_json(&snapshot.jwks, &self.options) else {
             return Event::Ignored;
         };
+        // Newer keys than those the kid missed in: nothing more to wait for.
+        self.kid_wait = None;
         if let Some(uri) = &snapshot.jwks_uri {
             match Url::parse(uri, self.config.allow_http) {
                 Ok(url) if self.issuer.is_some() => self.jwks_uri = Some(url),
@@ -994,6 +1052,7 @@ impl KeySource {
         }
         let document = flight.document;
         self.in_flight = None;
+        self.kid_wait = None;
         Some(self.fail(
             now,
             document,

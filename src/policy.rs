@@ -422,9 +422,9 @@ pub struct Limits {
     #[serde(default = "default_max_keys_without_kid")]
     pub max_keys_without_kid: usize,
     /// Most requests the Envoy filter holds at once, per worker thread, while
-    /// a provider's first key fetch is pending (default 1024; 0: none). One
-    /// more is answered 503 `jwks_unavailable` at once
-    /// ([`crate::Verifier::first_fetch_wait`]).
+    /// a provider's first key fetch or a kid-miss refetch is under way
+    /// (default 1024; 0: none). One more gets its refusal at once (503
+    /// `jwks_unavailable`, 401 `unknown_kid`; [`crate::Verifier::key_wait`]).
     #[serde(default = "default_max_waiting_requests")]
     pub max_waiting_requests: usize,
 }

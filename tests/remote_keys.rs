@@ -409,9 +409,10 @@ fn policy_errors_name_the_field() {
     );
 }
 
-/// `Verifier::first_fetch_wait`: what a front end may hold (docs/POLICY.md,
-/// "Remote keys", first fetch): only a `jwks_unavailable` refusal while a
-/// first fetch is pending, at most the fetch timeout (two with discovery).
+/// `Verifier::key_wait` for a first fetch: what a front end may hold
+/// (docs/POLICY.md, "Remote keys", first fetch): a `jwks_unavailable`
+/// refusal while a first fetch is pending, at most the fetch timeout (two
+/// with discovery); nothing once it failed, nor for refusals keys cannot change.
 #[test]
 fn requests_may_wait_for_a_pending_first_fetch_only() {
     let (es256, now) = token("valid ES256");
@@ -428,7 +429,7 @@ fn requests_may_wait_for_a_pending_first_fetch_only() {
             case_insensitive: false,
         };
         let decision = v.authorize(&request, at, None);
-        v.first_fetch_wait(&decision, at)
+        v.key_wait(decision.refusal(), at)
     };
     let mut v = verifier(
         json!({"uri": "https://idp.example.com/jwks", "timeout_seconds": 4}),
@@ -442,7 +443,8 @@ fn requests_may_wait_for_a_pending_first_fetch_only() {
     assert_eq!(v.due_fetches(now).len(), 1);
     assert_eq!(decide(&v, Some(&es256), now + 3), Some(now + 4));
     assert_eq!(decide(&v, Some(&es256), now + 5), None, "past the timeout");
-    // Keys landed: no refusal to wait on, and an unknown kid is a plain 401.
+    // Keys landed: no refusal to wait on, and an unknown kid is a plain 401
+    // (within the cooldown of the first fetch: no refetch to wait for).
     v.key_fetched("idp", now + 1, 200, &[], jwks("idp").as_bytes())
         .unwrap();
     assert_eq!(decide(&v, Some(&es256), now + 1), None);
@@ -466,6 +468,138 @@ fn requests_may_wait_for_a_pending_first_fetch_only() {
     let policy = json!({"providers": {"idp": idp}, "rules": [{"prefix": "/", "requires": "idp"}]});
     let v = Verifier::from_json(&policy.to_string()).unwrap();
     assert_eq!(decide(&v, Some(&es256), now), Some(now + 10));
+}
+
+/// The authorize decision's code on `token` at `at` ("ok" for an allow) and
+/// how long the request may wait for keys (`Verifier::key_wait`).
+fn decide_and_wait(v: &Verifier, token: &str, at: i64) -> (String, Option<i64>) {
+    let headers = [("authorization".to_string(), format!("Bearer {token}"))];
+    let request = Request {
+        method: "GET",
+        path: "/",
+        headers: &headers,
+        case_insensitive: false,
+    };
+    let decision = v.authorize(&request, at, None);
+    let code = decision.refusal().map_or("ok", |c| c.as_str()).to_string();
+    (code, v.key_wait(decision.refusal(), at))
+}
+
+/// idp's key set with the other provider's key ("other") added: a rotation.
+fn rotated_set() -> String {
+    let mut set: Value = serde_json::from_str(&jwks("idp")).unwrap();
+    let other: Value = serde_json::from_str(&jwks("other")).unwrap();
+    set["keys"]
+        .as_array_mut()
+        .unwrap()
+        .extend(other["keys"].as_array().unwrap().iter().cloned());
+    set.to_string()
+}
+
+/// `Verifier::key_wait` for a kid-miss refetch (docs/POLICY.md, "Remote
+/// keys", rotation): a request refused `unknown_kid` may wait for the
+/// refetch its kid asks for, from the ask until the answer, a failure or
+/// the timeout, as jose's createRemoteJWKSet does; never within the
+/// cooldown, so a flood of random kids waits for at most one fetch per cooldown.
+#[test]
+fn an_unknown_kid_waits_for_the_refetch_it_asks_for_and_no_longer() {
+    let (rotated, now) = token("signed by the other issuer's key but claiming idp's issuer");
+    let (unknown, _) = token("unknown kid");
+    let config = json!({"uri": "https://idp.example.com/jwks", "jitter_percent": 0,
+        "timeout_seconds": 4, "cooldown_seconds": 30, "max_stale_seconds": 4000});
+    let mut v = verifier(config.clone(), None);
+    fetch_answers(&mut v, now, &jwks("idp"));
+    // Within the first fetch's cooldown: refused at once.
+    assert_eq!(
+        decide_and_wait(&v, &rotated, now + 10),
+        ("unknown_kid".into(), None)
+    );
+    assert!(v.due_fetches(now + 10).is_empty());
+
+    // Past it, the new kid asks for a refetch: wait for it (4 s timeout) ...
+    let t = now + 40;
+    assert_eq!(
+        decide_and_wait(&v, &rotated, t),
+        ("unknown_kid".into(), Some(t + 4))
+    );
+    let fetches = v.due_fetches(t + 1);
+    assert_eq!(fetches.len(), 1);
+    assert_eq!(fetches[0].fetch.reason, "unknown_kid");
+    // ... while it is in flight, every unknown kid may wait for it, no longer than its timeout ...
+    assert_eq!(
+        decide_and_wait(&v, &unknown, t + 2),
+        ("unknown_kid".into(), Some(t + 5))
+    );
+    assert_eq!(
+        decide_and_wait(&v, &rotated, t + 2),
+        ("unknown_kid".into(), Some(t + 5))
+    );
+    assert!(
+        v.due_fetches(t + 2).is_empty(),
+        "one refetch, however many kids"
+    );
+    // ... and once it landed with the kid, the request waiting passes; the other kid is a 401 at once.
+    v.key_fetched("idp", t + 2, 200, &[], rotated_set().as_bytes())
+        .unwrap();
+    assert_eq!(decide_and_wait(&v, &rotated, t + 2), ("ok".into(), None));
+    assert_eq!(
+        decide_and_wait(&v, &unknown, t + 3),
+        ("unknown_kid".into(), None)
+    );
+    assert!(v.due_fetches(t + 3).is_empty());
+
+    // A failed refetch ends the wait: the refusal stands.
+    let t = t + 100;
+    assert_eq!(decide_and_wait(&v, &unknown, t).1, Some(t + 4));
+    assert_eq!(v.due_fetches(t).len(), 1);
+    v.key_fetch_failed("idp", t + 1, FailureKind::Status, "status 500")
+        .unwrap();
+    assert_eq!(
+        decide_and_wait(&v, &unknown, t + 1),
+        ("unknown_kid".into(), None)
+    );
+    // (Its retry, 5 s later, brings the keys back on schedule.)
+    fetch_answers(&mut v, t + 6, &rotated_set());
+
+    // A refetch never answered: the wait ends with its timeout.
+    let t = t + 100;
+    assert_eq!(decide_and_wait(&v, &unknown, t).1, Some(t + 4));
+    assert_eq!(v.due_fetches(t).len(), 1);
+    assert_eq!(decide_and_wait(&v, &unknown, t + 4).1, Some(t + 4));
+    assert_eq!(
+        decide_and_wait(&v, &unknown, t + 5),
+        ("unknown_kid".into(), None)
+    );
+
+    // Left to another instance (its lease): the wait goes on until its keys are adopted.
+    let (mut a, mut b) = (verifier(config.clone(), None), verifier(config, None));
+    fetch_answers(&mut a, now, &jwks("idp"));
+    fetch_answers(&mut b, now, &jwks("idp"));
+    let t = now + 40;
+    let mut store = None;
+    assert_eq!(decide_and_wait(&a, &rotated, t).1, Some(t + 4));
+    assert_eq!(decide_and_wait(&b, &rotated, t).1, Some(t + 4));
+    assert_eq!(a.due_fetches(t).len(), 1);
+    assert_eq!(b.due_fetches(t).len(), 1);
+    assert!(claim(&mut a, &mut store, "a", t));
+    assert!(!claim(&mut b, &mut store, "b", t));
+    assert_eq!(
+        decide_and_wait(&b, &rotated, t + 1).1,
+        Some(t + 4),
+        "b waits for a's fetch"
+    );
+    a.key_fetched("idp", t + 1, 200, &[], rotated_set().as_bytes())
+        .unwrap();
+    let snapshot = a.key_sources().next().unwrap().1.snapshot().unwrap();
+    assert!(matches!(
+        b.adopt_keys("idp", t + 1, &snapshot),
+        Ok(Event::KeysChanged(_))
+    ));
+    assert_eq!(decide_and_wait(&b, &rotated, t + 1), ("ok".into(), None));
+    assert_eq!(
+        decide_and_wait(&b, &unknown, t + 1),
+        ("unknown_kid".into(), None)
+    );
 }
 
 /// A store shared by instances, as Envoy's shared data is (with
@@ -517,7 +651,7 @@ fn instances_sharing_a_lease_fetch_once_and_share_a_failed_first_fetch() {
         case_insensitive: false,
     };
     assert!(b
-        .first_fetch_wait(&b.authorize(&request, now + 1, None), now + 1)
+        .key_wait(b.authorize(&request, now + 1, None).refusal(), now + 1)
         .is_some());
     // a's fetch fails: the lease says so until a's retry ...
     let event = a
@@ -533,7 +667,7 @@ fn instances_sharing_a_lease_fetch_once_and_share_a_failed_first_fetch() {
     assert!(!claim(&mut b, &mut store, "b", now + 2));
     let decision = b.authorize(&request, now + 2, None);
     assert!(matches!(&decision, Decision::Deny(d) if d.status == 503));
-    assert_eq!(b.first_fetch_wait(&decision, now + 2), None);
+    assert_eq!(b.key_wait(decision.refusal(), now + 2), None);
     // Until a's retry nobody else fetches; a's own retry takes the lease again.
     assert!(b.due_fetches(now + 11).is_empty());
     assert_eq!(a.due_fetches(now + 12).len(), 1);

@@ -143,6 +143,15 @@ export function verifyJws(token, jwkOrJwks) {
  */
 export let keysByCaller;
 
+/**
+ * `mayWaitForKeys(verifier, code)`: whether a refusal with `code` may wait
+ * for keys being fetched (the core's keyWait: a pending first fetch, or a
+ * kid-miss refetch under way), where the verifier fetches its keys itself;
+ * then `authorizeAsync` and `verifyAsync` wait for them. For the middleware;
+ * not exported by the entry points.
+ */
+export let mayWaitForKeys;
+
 /** Freezes a parsed JSON value and everything in it (a reused verdict is shared between calls). */
 function deepFreeze(value) {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -170,6 +179,8 @@ export class Verifier {
       verifier.#keys?.close?.(); // a background timer, where the refresher has one
       return verifier.#keys;
     };
+    mayWaitForKeys = (verifier, code) =>
+      !verifier.#byCaller && code !== undefined && verifier.#keys?.keyWait(code) !== undefined;
   }
 
   /**
@@ -235,6 +246,18 @@ export class Verifier {
   /** Waits for a pending first key fetch, unless the caller performs them. */
   async #ready() {
     if (!this.#byCaller) await this.#keys?.ready();
+  }
+
+  /**
+   * After a refusal with `code`: when keys being fetched may answer it (the
+   * core's keyWait: a kid-miss refetch this call's unknown kid started, or
+   * one under way), waits for those fetches (each bounded by its timeout)
+   * and returns true: decide again. False at once otherwise.
+   */
+  async #waitForKeys(code) {
+    if (!mayWaitForKeys(this, code)) return false;
+    await this.#keys.refresh();
+    return true;
   }
 
   /** Performs the key fetches due now; resolves when they have landed or failed. */
@@ -332,17 +355,26 @@ export class Verifier {
    * was built with `hostCrypto: "webcrypto"`). Resolves to { provider, header,
    * claims } or rejects with JwtError. The first call offers WebCrypto to the
    * core (self-test; with `"signature_verifier": "host"` a failure rejects
-   * this and every later call with invalid_config).
+   * this and every later call with invalid_config). With remote keys it waits
+   * for a pending first fetch, and after an unknown_kid refusal for the
+   * kid-miss refetch that starts (the core's keyWait), then verifies again.
    */
   async verifyAsync(token, options = {}) {
     text(token, 'token');
     await this.#ready();
     const now = seconds(options.now);
     const path = options.path;
-    return this.#withWebCrypto(
-      () => this.verify(token, { now, path }),
-      () => this.#inner.signatureRequests(token, now, path),
-    );
+    const once = () =>
+      this.#withWebCrypto(
+        () => this.verify(token, { now, path }),
+        () => this.#inner.signatureRequests(token, now, path),
+      );
+    try {
+      return await once();
+    } catch (error) {
+      if (!(error instanceof JwtError) || !(await this.#waitForKeys(error.code))) throw error;
+      return once();
+    }
   }
 
   /**
@@ -350,16 +382,20 @@ export class Verifier {
    * ECDSA signatures where there is no node:crypto (in Node it is
    * authorize(), unless the verifier was built with `hostCrypto:
    * "webcrypto"`). Resolves to the same decision; the edge worker's call.
-   * Waits for a pending first key fetch (at most its timeout) before deciding.
+   * Waits for a pending first key fetch (at most its timeout) before deciding,
+   * and after an unknown_kid refusal for the kid-miss refetch that starts.
    */
   async authorizeAsync(request, options = {}) {
     const { method, path, headers, caseInsensitive } = httpRequest(request);
     await this.#ready();
     const now = seconds(options.now);
-    return this.#withWebCrypto(
-      () => this.authorize(request, { now }),
-      () => this.#inner.authorizeSignatureRequests(method, path, headers, caseInsensitive, now),
-    );
+    const once = () =>
+      this.#withWebCrypto(
+        () => this.authorize(request, { now }),
+        () => this.#inner.authorizeSignatureRequests(method, path, headers, caseInsensitive, now),
+      );
+    const decision = await once();
+    return !decision.allow && (await this.#waitForKeys(decision.code)) ? once() : decision;
   }
 
   /**

@@ -4,9 +4,10 @@
 // Edge runtimes tie I/O to the request that started it: a fetch promise that
 // a second request awaits hangs there (Cloudflare refuses I/O across
 // requests). So nothing here keeps a promise: each request that must wait
-// for keys (a first fetch) awaits only fetches it started itself, and polls
-// the core's state while another request's fetch lands; a due refresh or a
-// kid-miss refetch runs after the answer (the caller's `waitUntil`).
+// for keys (a first fetch, or the kid-miss refetch its unknown kid started)
+// awaits only fetches it started itself, and polls the core's state while
+// another request's or isolate's fetch lands; a due refresh runs after the
+// answer (the caller's `waitUntil`).
 //
 // Across isolates (Cloudflare starts as many as the load needs), the Cache
 // API holds, per provider, what Envoy's workers share through shared data
@@ -31,7 +32,7 @@ import { newerKeysMayAnswer } from '../pkg/jwtgate.js';
 
 /** Cache keys live under a host that is no zone's, so no client request reaches them. */
 const CACHE_BASE = 'https://jwtgate-keys.invalid/v1/';
-/** How often a request waiting for a first fetch looks again, in ms. */
+/** How often a request waiting for keys another request or isolate fetches looks again, in ms. */
 const POLL_MS = 100;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -90,6 +91,28 @@ export class EdgeKeys {
     if (decision.allow || !newerKeysMayAnswer(decision.code)) return false;
     await this.#adoptShared();
     return this.#keys.generation() !== generation;
+  }
+
+  /**
+   * After a refusal that keys being fetched may answer (the core's keyWait:
+   * the kid-miss refetch this request's unknown kid asked for, or one under
+   * way; or a pending first fetch): performs the fetches due on this
+   * request's own I/O, or, while another isolate holds the fetch lease,
+   * adopts what it publishes, at most until the core's bound (the fetch's
+   * timeout), as jose's createRemoteJWKSet waits for its refetch. True when
+   * the caller should decide again: this verifier's keys changed since
+   * `generation` (taken before the decision).
+   */
+  async waitAfter(decision, generation) {
+    if (decision.allow) return false;
+    const deadline = this.#keys.keyWait(decision.code);
+    if (deadline === undefined) return false;
+    for (;;) {
+      await this.update();
+      if (this.#keys.generation() !== generation) return true;
+      if (this.#keys.keyWait(decision.code) === undefined || this.#keys.now() > deadline) return false;
+      await sleep(POLL_MS);
+    }
   }
 
   /** Changes whenever the verifier's keys may have changed (see adoptAfter). */

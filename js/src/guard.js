@@ -89,9 +89,10 @@ function inBackground(callOptions) {
  * there is no node:crypto (`authorizeAsync`), after the core's self-test.
  *
  * Remote keys (`remote_jwks`, `discovery`) are fetched per request
- * (js/src/edge-keys.js): a request waits only for a first fetch, and only on
- * I/O it started itself; refreshes and kid-miss refetches run after the
- * answer, through `waitUntil`. `options.keyCache`: the Cache through which
+ * (js/src/edge-keys.js): a request waits only for a first fetch or the
+ * kid-miss refetch its unknown kid started (at most the fetch's timeout), and
+ * only on I/O it started itself (or polling another isolate's result);
+ * scheduled refreshes run after the answer, through `waitUntil`. `options.keyCache`: the Cache through which
  * isolates share fetched keys (default `caches.default` where the runtime
  * has it; `null`: memory only). The guard takes over the key fetching of a
  * Verifier it is given.
@@ -107,10 +108,15 @@ export function createGuard(policy, options = {}) {
     const target = requestTarget(request);
     const input = { method: request.method, path: target, headers: flatHeaders(request.headers), caseInsensitive };
     const decide = () => verifier.authorizeAsync(input, { now: callOptions?.now });
-    const generation = keys?.generation();
+    let generation = keys?.generation();
     let decision = await decide();
     // Refused for want of keys, or of the token's kid: another isolate may have fetched them since.
-    if (await keys?.adoptAfter(decision, generation)) decision = await decide();
+    if (await keys?.adoptAfter(decision, generation)) {
+      generation = keys.generation();
+      decision = await decide();
+    }
+    // Still refused so: wait for the refetch the token's kid started (at most its timeout).
+    if (await keys?.waitAfter(decision, generation)) decision = await decide();
     keys?.afterDecision(decision, background);
     return decision.allow ? forwarded(request, target, decision) : refusal(decision);
   }

@@ -207,6 +207,15 @@ export class KeyRefresher {
     return wake !== undefined && wake <= this.now();
   }
 
+  /**
+   * Until when (Unix seconds) a request refused with `code` may wait for keys
+   * being fetched (a pending first fetch, or a kid-miss refetch: the core's
+   * keyWait), or undefined: answer it now.
+   */
+  keyWait(code) {
+    return this.#inner.keyWait(code, this.now());
+  }
+
   /** Until when (Unix seconds) a request may wait for a pending first fetch, or undefined. */
   firstFetchPending() {
     return this.#inner.firstFetchPending(this.now());

@@ -3,6 +3,7 @@
 // core's, byte for byte the same as the Envoy filter's. The core canonicalizes
 // the target; this shell only makes sure the application routes on exactly
 // what the core decided on, and never sees a header the core removed.
+import { mayWaitForKeys } from './api.js';
 
 /** Flat [name, value, ...] headers of a Node request (raw when available, so duplicates reach the core). */
 function flatHeaders(req) {
@@ -108,8 +109,9 @@ export function jwtgateMiddleware(verifier, options = {}) {
       next(err);
       return;
     }
-    if (waitsForFirstFetch(verifier, decision)) {
-      // authorizeAsync waits for the pending first fetch, then decides again.
+    if (!decision.allow && mayWaitForKeys(verifier, decision.code)) {
+      // authorizeAsync waits for the keys being fetched (a pending first
+      // fetch, or the kid-miss refetch this token's kid started), then decides again.
       verifier.authorizeAsync(request).then((later) => {
         // The client left during the wait: nothing to answer, nothing to run.
         if (!res.destroyed && !res.writableEnded) carryOut(req, res, next, later);
@@ -118,13 +120,6 @@ export function jwtgateMiddleware(verifier, options = {}) {
     }
     carryOut(req, res, next, decision);
   };
-}
-
-/** The refusal is `jwks_unavailable` while a provider's first fetch is pending. */
-function waitsForFirstFetch(verifier, decision) {
-  return (
-    !decision.allow && decision.code === 'jwks_unavailable' && verifier.keySources.some((s) => s.state === 'pending')
-  );
 }
 
 /** Answers a refusal, or adapts the request and hands it to `next`. */

@@ -135,6 +135,42 @@ test('rotation: a new kid after one early fetch, a removed kid at the next refre
   assert.deepEqual(events.at(-1).removed, ['k1']);
 });
 
+test("verifyAsync and authorizeAsync: the first token with a new kid waits for the refetch it starts and passes, as with jose's createRemoteJWKSet", async () => {
+  await control({ mode: 'ok', jwks: await jwks('k1'), reset_counts: true });
+  const clock = { now: START };
+  const policy = realPolicy({ refresh_seconds: 600, cooldown_seconds: 30, max_stale_seconds: 6000, timeout_seconds: 2 });
+  const verifier = createVerifier(policy, { clock: () => clock.now, backgroundRefresh: false });
+  await verifier.refreshKeys();
+  // jose's remote set on the same server (its own cooldown off: it runs on the real clock).
+  const joseSet = jose.createRemoteJWKSet(new URL(`${base}/jwks`), { cooldownDuration: 0 });
+  const at = () => ({ currentDate: new Date(clock.now * 1000) });
+  await jose.jwtVerify(await token('k1', clock.now), joseSet, at());
+  await control({ jwks: await jwks('k1', 'k2') });
+  clock.now += 31; // past the cooldown of the first fetch
+  const t2 = await token('k2', clock.now);
+  assert.equal((await jose.jwtVerify(t2, joseSet, at())).payload.sub, 'alice', 'jose refetches and passes');
+  let fetches = await count();
+  assert.equal((await verifier.verifyAsync(t2, { now: clock.now })).claims.sub, 'alice');
+  assert.equal(await count(), fetches + 1, 'one refetch, waited for');
+  // A kid the IdP does not have, within the cooldown: refused at once, no fetch.
+  await assert.rejects(verifier.verifyAsync(await token('k9', clock.now), { now: clock.now }), (e) => e.code === 'unknown_kid');
+  assert.equal(await count(), fetches + 1);
+  // authorizeAsync, the edge worker's and the middleware's call: the same.
+  await control({ jwks: await jwks('k1', 'k2', 'k3') });
+  clock.now += 31;
+  const request = { method: 'GET', path: '/orders', headers: ['authorization', `Bearer ${await token('k3', clock.now)}`] };
+  assert.equal(verifier.authorize(request, { now: clock.now }).code, 'unknown_kid', 'authorize never waits');
+  const decision = await verifier.authorizeAsync(request, { now: clock.now });
+  assert.equal(decision.allow, true, JSON.stringify(decision));
+  assert.equal(await count(), fetches + 2);
+  // A refetch that fails: the refusal stands once it has.
+  fetches = await count();
+  await control({ mode: '500' });
+  clock.now += 31;
+  await assert.rejects(verifier.verifyAsync(await token('k4', clock.now), { now: clock.now }), (e) => e.code === 'unknown_kid');
+  assert.equal(await count(), fetches + 1, 'the refetch was made and waited for');
+});
+
 test('failures keep the last good keys, then max_stale ends them with jwks_unavailable', async () => {
   await control({ mode: 'ok', jwks: await jwks('k1'), reset_counts: true });
   const { verifier, code, clock, events } = setup({ retry_seconds: 5, max_retry_seconds: 5, timeout_seconds: 1 });
@@ -265,6 +301,30 @@ for (const [name, front] of FRONTS) {
       // Held, not answered at once: the keys came a second after the fetch began.
       assert.ok(Math.max(...answers.map((a) => a.took)) >= 0.8, JSON.stringify(answers));
       assert.equal(await count(), 1, 'one fetch, waited for by every request');
+    } finally {
+      await app.close();
+    }
+  });
+
+  test(`${name}: the first request with a new kid waits for the refetch it starts, then passes`, async () => {
+    await control({ mode: 'ok', jwks: await jwks('k1'), reset_counts: true });
+    const verifier = createVerifier(realPolicy({ timeout_seconds: 2, cooldown_seconds: 2, refresh_seconds: 600 }), { backgroundRefresh: false });
+    const app = await serve(front, verifier);
+    const now = () => Math.floor(Date.now() / 1000);
+    try {
+      assert.equal((await timedGet(app.url, await token('k1', now()))).status, 200);
+      await control({ mode: 'slow', delay: 0.5, jwks: await jwks('k1', 'k2') });
+      await new Promise((resolve) => setTimeout(resolve, 2100)); // past the first fetch's cooldown
+      const a = await timedGet(app.url, await token('k2', now()));
+      assert.equal(a.status, 200, JSON.stringify(a));
+      assert.equal(a.body.auth.sub, 'alice');
+      assert.ok(a.took >= 0.45, `answered after ${a.took} s, before the refetch landed`);
+      assert.equal(await count(), 2, 'the first fetch, then one refetch');
+      // A kid the IdP does not have, within the cooldown: 401 at once, no fetch.
+      const b = await timedGet(app.url, await token('k9', now()));
+      assert.deepEqual([b.status, b.code], [401, 'unknown_kid']);
+      assert.ok(b.took < 0.4, `answered after ${b.took} s`);
+      assert.equal(await count(), 2);
     } finally {
       await app.close();
     }

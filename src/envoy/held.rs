@@ -1,26 +1,28 @@
-//! Requests held while a provider's first key fetch is pending.
+//! Requests held while keys that may answer them are being fetched.
 //!
 //! A request whose decision is `jwks_unavailable` while a first fetch is
-//! pending ([`crate::Verifier::first_fetch_wait`]) is not answered at once:
-//! its HTTP context pauses it (headers, body and trailers) and registers it
-//! here. The root context (same VM, same thread) looks at the held requests
-//! whenever keys may have changed: after its own fetch's answer, and on every
-//! tick (which adopts another worker's fetch), ticking faster while requests
-//! are held ([`FAST_TICK`]). It makes each held request's context the
-//! effective one (`set_effective_context`), decides it again and applies that
-//! decision (`resume_http_request`, or the local reply), or holds it on while
-//! a first fetch is still pending and its deadline has not passed. At the
-//! deadline (the end of the second [`crate::Verifier::first_fetch_wait`]
+//! pending, or `unknown_kid` while a kid-miss refetch (the one its own kid
+//! asked for, or another's) is under way ([`crate::Verifier::key_wait`]), is
+//! not answered at once: its HTTP context pauses it (headers, body and
+//! trailers) and registers it here. The root context (same VM, same thread)
+//! looks at the held requests whenever keys may have changed: after its own
+//! fetch's answer, and on every tick (which starts a kid-miss refetch, and
+//! adopts another worker's fetch), ticking faster while requests are held
+//! ([`FAST_TICK`]). It makes each held request's context the effective one
+//! (`set_effective_context`), decides it again and applies that decision
+//! (`resume_http_request`, or the local reply), or holds it on while the
+//! fetch it waits for is still under way and its deadline has not passed.
+//! At the deadline (the end of the second [`crate::Verifier::key_wait`]
 //! named) the request gets the decision it then has: 503
-//! `jwks_unavailable` with `Retry-After` if there are still no keys, never a
-//! pass.
+//! `jwks_unavailable` with `Retry-After` if there are still no keys, 401
+//! `unknown_kid` if its kid is still unknown, never a pass.
 //!
 //! At most `limits.max_waiting_requests` requests are held per worker VM;
 //! one more is answered at once. A held request whose downstream goes away
 //! leaves in its context's `on_done` / `on_log`.
 //!
 //! Counted as `wasmcustom.jwtgate.hold.held`, `.released` (answered after
-//! keys landed or the first fetch failed), `.timed_out` (answered at the
+//! keys landed or the fetch failed), `.timed_out` (answered at the
 //! deadline), `.gone` (the downstream went away), `.over_limit` (answered at
 //! once: too many held), and the gauge `.waiting` (held now, all workers).
 

@@ -1,5 +1,5 @@
-//! The HTTP context: one request, one decision (or a wait for the first
-//! key fetch, [`super::held`], then the decision).
+//! The HTTP context: one request, one decision (or a wait for keys, a
+//! first fetch or a kid-miss refetch, [`super::held`], then the decision).
 //!
 //! [`decide`] and [`answer`] act on the effective context through the host
 //! calls, so the root context can decide a held request again from its own
@@ -32,7 +32,7 @@ pub(crate) struct Http {
 /// A decision on the effective context's request, with what the log needs.
 pub(crate) struct Decided {
     decision: Decision,
-    /// The core's [`crate::Verifier::first_fetch_wait`]: hold until then.
+    /// The core's [`crate::Verifier::key_wait`]: hold until then.
     pub(crate) wait_until: Option<i64>,
     method: String,
     /// The path without the query (which may carry a token).
@@ -76,7 +76,7 @@ pub(crate) fn decide(shared: &Shared, now: i64) -> Decided {
     let ask = |cache: Option<&mut crate::VerifiedCache>| {
         let verifier = shared.verifier.borrow();
         let decision = verifier.authorize(&request, now, cache);
-        let wait_until = verifier.first_fetch_wait(&decision, now);
+        let wait_until = verifier.key_wait(decision.refusal(), now);
         (decision, wait_until)
     };
     let (mut decision, mut wait_until) = ask(cache.as_deref_mut());
@@ -84,8 +84,9 @@ pub(crate) fn decide(shared: &Shared, now: i64) -> Decided {
     // ask again, rather than refuse or hold a token they may verify (after an
     // outage, or mid-rotation when another worker's kid-miss refetch has the
     // new kid already). Only a snapshot this worker has not seen is parsed.
-    let refused_for_keys =
-        matches!(&decision, Decision::Deny(d) if d.error.code().newer_keys_may_answer());
+    let refused_for_keys = decision
+        .refusal()
+        .is_some_and(ErrorCode::newer_keys_may_answer);
     if (wait_until.is_some() || refused_for_keys) && adopt_published(shared, now) {
         (decision, wait_until) = ask(cache.as_deref_mut());
     }
@@ -244,7 +245,7 @@ impl HttpContext for Http {
         if let Some(until) = decided.wait_until {
             if shared.held.hold(self.context_id, held::deadline(until)) {
                 debug!(
-                    "jwtgate: hold {} {} until the first key fetch lands (at most until {until})",
+                    "jwtgate: hold {} {} until keys land (a first fetch, or a kid-miss refetch; at most until {until})",
                     decided.method, decided.route
                 );
                 return Action::Pause;

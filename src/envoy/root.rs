@@ -79,9 +79,10 @@ pub(crate) struct Root {
     shared: Option<Rc<Shared>>,
     /// The tick is [`FAST_TICK`] (requests are held).
     fast_tick: bool,
-    /// Each key source's readiness (without times) and last good fetch, at
-    /// the last look at the held requests: they are decided again when it changes.
-    key_state: Vec<(Ready, Option<i64>)>,
+    /// Each key source's readiness (without times), last good fetch and
+    /// whether a kid-miss refetch is under way, at the last look at the held
+    /// requests: they are decided again when it changes.
+    key_state: Vec<(Ready, Option<i64>, bool)>,
 }
 
 impl Root {
@@ -102,12 +103,15 @@ impl Root {
             return;
         };
         let now = unix_seconds(time);
-        let state: Vec<(Ready, Option<i64>)> = shared
+        let state: Vec<(Ready, Option<i64>, bool)> = shared
             .verifier
             .try_borrow()
             .map(|v| {
                 v.key_sources()
-                    .map(|(_, s)| (Ready::of(s.readiness(now)), s.fetched_at()))
+                    .map(|(_, s)| {
+                        let refetching = s.kid_refetch_until(now).is_some();
+                        (Ready::of(s.readiness(now)), s.fetched_at(), refetching)
+                    })
                     .collect()
             })
             .unwrap_or_default();

@@ -125,7 +125,11 @@ pub const TARGET_HEADER: &str = "x-jwtgate-target";
 ///
 /// A request denied with `jwks_unavailable` while a provider's first key
 /// fetch is pending waits for that fetch's result (at most until its
-/// timeout) and is decided again; after that the core's 503 stands.
+/// timeout) and is decided again; after that the core's 503 stands. A
+/// request denied with `unknown_kid` asks the fetcher for a kid-miss
+/// refetch (at most one per cooldown for the process) and, while one is
+/// asked for or in flight, waits for its result (at most its timeout) and
+/// is decided again; after that the core's 401 stands.
 pub async fn answer(
     shared: &Shared,
     mode: Mode,
@@ -172,6 +176,21 @@ pub async fn answer(
     }
     if denied_with(&decided, ErrorCode::UnknownKid) {
         shared.unknown_kid_seen();
+        // The fetcher's state (its one source per provider), not this
+        // thread's verifier: the fetch is the fetcher's.
+        while denied_with(&decided, ErrorCode::UnknownKid) {
+            let Some(at) = shared.kid_refetch_until(now()) else {
+                break;
+            };
+            // Whole seconds: the fetch may end up to a second after `at`.
+            let left = u64::try_from(at.saturating_sub(now())).unwrap_or(0) + 1;
+            let until = tokio::time::Instant::now() + Duration::from_secs(left);
+            let landed = tokio::time::timeout_at(until, results.changed()).await;
+            decided = decide(shared, canonical, &request);
+            if !matches!(landed, Ok(Ok(()))) {
+                break;
+            }
+        }
     }
     respond(shared, mode, &method, &target, &request, decided)
 }

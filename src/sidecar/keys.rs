@@ -17,7 +17,9 @@
 //!   verifiers never fetch. A worker that denies a token with `unknown_kid`
 //!   asks its own verifier whether an early fetch is due (the core's
 //!   per-kid memory and cooldown) and passes that wish to the fetcher, whose
-//!   source applies the cooldown once more for the process.
+//!   source applies the cooldown once more for the process. The request
+//!   waits for that refetch while it is wished for or in flight (at most its
+//!   timeout) and is decided again ([`super::check`]).
 //! - **First fetch**: until a provider has keys, its requests get the core's
 //!   `jwks_unavailable` (503, `Retry-After`); the service holds such requests
 //!   until the first fetch lands or its timeout passes ([`super::check`]).
@@ -172,6 +174,27 @@ impl Sources {
         if let Some(entry) = self.entries.iter_mut().find(|e| e.provider == provider) {
             entry.kid_hint = true;
         }
+    }
+
+    /// Whether a worker's wish for an early fetch waits to be taken by [`Sources::due`].
+    pub(super) fn kid_hinted(&self) -> bool {
+        self.entries.iter().any(|e| e.kid_hint)
+    }
+
+    /// Until when (Unix seconds) a request denied `unknown_kid` may wait for
+    /// a kid-miss refetch at `now`: one wished for by a worker and not yet
+    /// taken (then its timeout from now), or asked for and in flight (the
+    /// core's [`crate::keys::KeySource::kid_refetch_until`]). The latest over providers.
+    pub fn kid_refetch_until(&self, now: i64) -> Option<i64> {
+        self.entries
+            .iter()
+            .filter_map(|e| {
+                let timeout = i64::from(e.source.config().timeout_seconds);
+                e.kid_hint
+                    .then(|| now.saturating_add(timeout))
+                    .or_else(|| e.source.kid_refetch_until(now))
+            })
+            .max()
     }
 
     /// The fetches due at `now`, and when to look again (Unix seconds).

@@ -69,7 +69,8 @@ pub struct Shared {
     published: RwLock<Arc<Published>>,
     /// Bumped with every publication.
     keys_generation: AtomicU64,
-    /// Bumped with every fetch result (waiters for a first fetch look again).
+    /// Bumped with every fetch result, and when the fetcher took a kid-miss
+    /// wish (waiters for a first fetch or a refetch look again).
     keys_changed: tokio::sync::watch::Sender<u64>,
     /// Wakes the fetcher task (a reload, an early fetch wished for).
     pub fetcher_wake: tokio::sync::Notify,
@@ -187,8 +188,17 @@ impl Shared {
     }
 
     /// The fetches due at `now` and when to look again (the fetcher task).
+    /// Requests waiting for a kid-miss refetch look again once the fetcher
+    /// took their wish (it may have started no fetch: the cooldown).
     pub fn keys_due(&self, now: i64) -> (Vec<Due>, Option<i64>) {
-        self.sources().due(now)
+        let mut sources = self.sources();
+        let hinted = sources.kid_hinted();
+        let due = sources.due(now);
+        drop(sources);
+        if hinted {
+            self.keys_changed.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        due
     }
 
     /// A fetch's result (the fetcher task): new keys are published, and
@@ -226,6 +236,12 @@ impl Shared {
     /// A receiver that sees every fetch result from now on.
     pub fn key_results(&self) -> tokio::sync::watch::Receiver<u64> {
         self.keys_changed.subscribe()
+    }
+
+    /// Until when (Unix seconds) a request denied `unknown_kid` may wait for
+    /// the fetcher's kid-miss refetch, if one is wished for or in flight.
+    pub fn kid_refetch_until(&self, now: i64) -> Option<i64> {
+        self.sources().kid_refetch_until(now)
     }
 
     /// When a pending first fetch ends at the latest (Unix seconds), if one is pending.

@@ -353,6 +353,47 @@ class StaleAndFirstFetch(unittest.TestCase):
         finally:
             server.stop()
 
+    def test_the_first_request_with_a_new_kid_waits_for_the_refetch_it_starts(self) -> None:
+        """As jose's createRemoteJWKSet: the request whose kid no key has is
+        held while the kid-miss refetch it asked for is under way, and
+        decided again when the answer lands (jwt_authn refuses it and never
+        refetches). A kid the IdP does not have waits for its refetch too,
+        then 401; within the cooldown it is refused at once, with no fetch."""
+        signer = Signer()
+        server = JwksServer(jwks=signer.jwks("k1")).start()
+        try:
+            env = start(server, policy(server, refresh_seconds=600, max_stale_seconds=1200, cooldown_seconds=2, timeout_seconds=2), "remote-jwks-kid-wait")
+            old = signer.token("k1")
+            self.assertTrue(until(lambda: burst(env, old, 24) == {(200, None)}, 6))
+            held = env.stats("jwtgate.hold").get("wasmcustom.jwtgate.hold.held", 0)
+            server.set(jwks=signer.jwks("k1", "k2"), mode="slow", delay=0.5)
+            server.reset_counts()
+            time.sleep(2.1)  # past the first fetch's cooldown
+            t0 = time.monotonic()
+            self.assertEqual(answer(env, signer.token("k2")), (200, None), env.log()[-4000:])
+            took = time.monotonic() - t0
+            log(f"    first request with the new kid: 200 after {took:.2f} s (the IdP answers after 0.5 s)")
+            self.assertGreaterEqual(took, 0.45)
+            self.assertEqual(server.count("/jwks"), 1, server.stats())
+            self.assertEqual(env.stats("jwtgate.hold").get("wasmcustom.jwtgate.hold.held", 0), held + 1)
+            # A kid the IdP does not have, within the cooldown: 401 at once, no fetch.
+            t0 = time.monotonic()
+            self.assertEqual(answer(env, Signer().token("k9")), (401, "unknown_kid"))
+            self.assertLess(time.monotonic() - t0, 0.4)
+            self.assertEqual(server.count("/jwks"), 1, server.stats())
+            # After the cooldown (on every worker: each counts it from the fetch it adopted)
+            # it waits for its own refetch, then 401 (never a pass).
+            time.sleep(3.2)
+            t0 = time.monotonic()
+            self.assertEqual(answer(env, Signer().token("k8")), (401, "unknown_kid"))
+            took = time.monotonic() - t0
+            self.assertGreaterEqual(took, 0.45)
+            self.assertLess(took, 3.5)
+            self.assertEqual(server.count("/jwks"), 2, server.stats())
+            env.stop()
+        finally:
+            server.stop()
+
     def test_discovery(self) -> None:
         signer = Signer()
         server = JwksServer(jwks=signer.jwks("d1")).start()

@@ -164,6 +164,38 @@ class RemoteKeys(unittest.TestCase):
         self.assertLessEqual(s.server.count("/jwks"), 3, "an unknown kid costs at most one fetch per cooldown (plus the refresh)")
         self.assertTrue(any('kids added ["k2"]' in line["msg"] for line in s.gate.log_lines()), s.gate.log())
 
+    def test_the_first_request_with_a_new_kid_waits_for_the_refetch_it_starts(self) -> None:
+        """As jose's createRemoteJWKSet (and the Envoy filter): the request is
+        held while the kid-miss refetch it asked the fetcher for is under
+        way, and decided again when it lands; a kid the IdP does not have
+        waits for its refetch too, then 401; within the cooldown, 401 at once."""
+        s = Stack(self, threads=4, refresh_seconds=600, max_stale_seconds=1200, cooldown_seconds=2, timeout_seconds=2)
+        s.wait_ready()
+        s.server.set(jwks=s.signer.jwks("k1", "k2"), mode="slow", delay=0.5)
+        s.server.reset_counts()
+        time.sleep(2.1)  # past the first fetch's cooldown
+        t0 = time.monotonic()
+        r = s.get("k2")
+        took = time.monotonic() - t0
+        self.assertEqual(r.status, 200, r.body)
+        self.assertGreaterEqual(took, 0.45, "answered before the refetch landed")
+        self.assertEqual(s.server.count("/jwks"), 1)
+        # Within the cooldown: 401 at once, no fetch.
+        t0 = time.monotonic()
+        r = s.get(token=Signer().token("k9"))
+        self.assertEqual(r.status, 401)
+        self.assertLess(time.monotonic() - t0, 0.4)
+        self.assertEqual(s.server.count("/jwks"), 1)
+        # After it: the refetch is waited for, then 401 (never a pass).
+        time.sleep(3.2)
+        t0 = time.monotonic()
+        r = s.get(token=Signer().token("k8"))
+        took = time.monotonic() - t0
+        self.assertEqual(r.status, 401)
+        self.assertGreaterEqual(took, 0.45)
+        self.assertLess(took, 3.5)
+        self.assertEqual(s.server.count("/jwks"), 2)
+
     def test_server_down_cached_keys_work_then_503_after_max_stale(self) -> None:
         s = Stack(self)
         s.wait_ready()
