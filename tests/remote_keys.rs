@@ -76,6 +76,35 @@ fn fetch_answers(v: &mut Verifier, now: i64, body: &str) -> Event {
         .unwrap()
 }
 
+/// The authorize decision's code on `token` (or none) at `at` ("ok" for an allow) and
+/// how long the request may wait for keys (`Verifier::key_wait`).
+fn decide_and_wait(v: &Verifier, token: Option<&str>, at: i64) -> (String, Option<i64>) {
+    let headers: Vec<(String, String)> = token
+        .map(|t| ("authorization".to_string(), format!("Bearer {t}")))
+        .into_iter()
+        .collect();
+    let request = Request {
+        method: "GET",
+        path: "/",
+        headers: &headers,
+        case_insensitive: false,
+    };
+    let decision = v.authorize(&request, at, None);
+    let code = decision.refusal().map_or("ok", |c| c.as_str()).to_string();
+    (code, v.key_wait(decision.refusal(), at))
+}
+
+/// idp's key set with the other provider's key ("other") added: a rotation.
+fn rotated_set() -> String {
+    let mut set: Value = serde_json::from_str(&jwks("idp")).unwrap();
+    let other: Value = serde_json::from_str(&jwks("other")).unwrap();
+    set["keys"]
+        .as_array_mut()
+        .unwrap()
+        .extend(other["keys"].as_array().unwrap().iter().cloned());
+    set.to_string()
+}
+
 #[test]
 fn no_pass_before_the_first_fetch_then_503_with_retry_after() {
     let (es256, now) = token("valid ES256");
@@ -160,15 +189,7 @@ fn rotation_new_kid_verifies_after_one_early_fetch_old_kid_goes() {
     let fetches = v.due_fetches(now + 40);
     assert_eq!(fetches.len(), 1);
     assert_eq!(fetches[0].fetch.reason, "unknown_kid");
-    let both = {
-        let mut set: Value = serde_json::from_str(&jwks("idp")).unwrap();
-        let other: Value = serde_json::from_str(&jwks("other")).unwrap();
-        set["keys"]
-            .as_array_mut()
-            .unwrap()
-            .extend(other["keys"].as_array().unwrap().iter().cloned());
-        set.to_string()
-    };
+    let both = rotated_set();
     let Event::KeysChanged(change) = v
         .key_fetched("idp", now + 40, 200, &[], both.as_bytes())
         .unwrap()
@@ -200,15 +221,7 @@ fn a_kid_noted_unknown_asks_for_no_fetch_once_adopted_keys_have_it() {
     let mut follower = verifier(config, None);
     fetch_answers(&mut follower, now, &jwks("idp"));
     assert_eq!(code(&follower, &rotated, now + 40), "unknown_kid");
-    let both = {
-        let mut set: Value = serde_json::from_str(&jwks("idp")).unwrap();
-        let other: Value = serde_json::from_str(&jwks("other")).unwrap();
-        set["keys"]
-            .as_array_mut()
-            .unwrap()
-            .extend(other["keys"].as_array().unwrap().iter().cloned());
-        set.to_string()
-    };
+    let both = rotated_set();
     fetch_answers(&mut leader, now + 40, &both);
     let snapshot = leader.key_sources().next().unwrap().1.snapshot().unwrap();
     // Adopted before the follower looks at its noted kid, a second later,
@@ -417,20 +430,7 @@ fn policy_errors_name_the_field() {
 fn requests_may_wait_for_a_pending_first_fetch_only() {
     let (es256, now) = token("valid ES256");
     let (unknown, _) = token("unknown kid");
-    let decide = |v: &Verifier, token: Option<&str>, at: i64| {
-        let headers: Vec<(String, String)> = token
-            .map(|t| ("authorization".to_string(), format!("Bearer {t}")))
-            .into_iter()
-            .collect();
-        let request = Request {
-            method: "GET",
-            path: "/",
-            headers: &headers,
-            case_insensitive: false,
-        };
-        let decision = v.authorize(&request, at, None);
-        v.key_wait(decision.refusal(), at)
-    };
+    let decide = |v: &Verifier, token: Option<&str>, at: i64| decide_and_wait(v, token, at).1;
     let mut v = verifier(
         json!({"uri": "https://idp.example.com/jwks", "timeout_seconds": 4}),
         None,
@@ -470,32 +470,6 @@ fn requests_may_wait_for_a_pending_first_fetch_only() {
     assert_eq!(decide(&v, Some(&es256), now), Some(now + 10));
 }
 
-/// The authorize decision's code on `token` at `at` ("ok" for an allow) and
-/// how long the request may wait for keys (`Verifier::key_wait`).
-fn decide_and_wait(v: &Verifier, token: &str, at: i64) -> (String, Option<i64>) {
-    let headers = [("authorization".to_string(), format!("Bearer {token}"))];
-    let request = Request {
-        method: "GET",
-        path: "/",
-        headers: &headers,
-        case_insensitive: false,
-    };
-    let decision = v.authorize(&request, at, None);
-    let code = decision.refusal().map_or("ok", |c| c.as_str()).to_string();
-    (code, v.key_wait(decision.refusal(), at))
-}
-
-/// idp's key set with the other provider's key ("other") added: a rotation.
-fn rotated_set() -> String {
-    let mut set: Value = serde_json::from_str(&jwks("idp")).unwrap();
-    let other: Value = serde_json::from_str(&jwks("other")).unwrap();
-    set["keys"]
-        .as_array_mut()
-        .unwrap()
-        .extend(other["keys"].as_array().unwrap().iter().cloned());
-    set.to_string()
-}
-
 /// `Verifier::key_wait` for a kid-miss refetch (docs/POLICY.md, "Remote
 /// keys", rotation): a request refused `unknown_kid` may wait for the
 /// refetch its kid asks for, from the ask until the answer, a failure or
@@ -511,7 +485,7 @@ fn an_unknown_kid_waits_for_the_refetch_it_asks_for_and_no_longer() {
     fetch_answers(&mut v, now, &jwks("idp"));
     // Within the first fetch's cooldown: refused at once.
     assert_eq!(
-        decide_and_wait(&v, &rotated, now + 10),
+        decide_and_wait(&v, Some(&rotated), now + 10),
         ("unknown_kid".into(), None)
     );
     assert!(v.due_fetches(now + 10).is_empty());
@@ -519,7 +493,7 @@ fn an_unknown_kid_waits_for_the_refetch_it_asks_for_and_no_longer() {
     // Past it, the new kid asks for a refetch: wait for it (4 s timeout) ...
     let t = now + 40;
     assert_eq!(
-        decide_and_wait(&v, &rotated, t),
+        decide_and_wait(&v, Some(&rotated), t),
         ("unknown_kid".into(), Some(t + 4))
     );
     let fetches = v.due_fetches(t + 1);
@@ -527,11 +501,11 @@ fn an_unknown_kid_waits_for_the_refetch_it_asks_for_and_no_longer() {
     assert_eq!(fetches[0].fetch.reason, "unknown_kid");
     // ... while it is in flight, every unknown kid may wait for it, no longer than its timeout ...
     assert_eq!(
-        decide_and_wait(&v, &unknown, t + 2),
+        decide_and_wait(&v, Some(&unknown), t + 2),
         ("unknown_kid".into(), Some(t + 5))
     );
     assert_eq!(
-        decide_and_wait(&v, &rotated, t + 2),
+        decide_and_wait(&v, Some(&rotated), t + 2),
         ("unknown_kid".into(), Some(t + 5))
     );
     assert!(
@@ -541,21 +515,24 @@ fn an_unknown_kid_waits_for_the_refetch_it_asks_for_and_no_longer() {
     // ... and once it landed with the kid, the request waiting passes; the other kid is a 401 at once.
     v.key_fetched("idp", t + 2, 200, &[], rotated_set().as_bytes())
         .unwrap();
-    assert_eq!(decide_and_wait(&v, &rotated, t + 2), ("ok".into(), None));
     assert_eq!(
-        decide_and_wait(&v, &unknown, t + 3),
+        decide_and_wait(&v, Some(&rotated), t + 2),
+        ("ok".into(), None)
+    );
+    assert_eq!(
+        decide_and_wait(&v, Some(&unknown), t + 3),
         ("unknown_kid".into(), None)
     );
     assert!(v.due_fetches(t + 3).is_empty());
 
     // A failed refetch ends the wait: the refusal stands.
     let t = t + 100;
-    assert_eq!(decide_and_wait(&v, &unknown, t).1, Some(t + 4));
+    assert_eq!(decide_and_wait(&v, Some(&unknown), t).1, Some(t + 4));
     assert_eq!(v.due_fetches(t).len(), 1);
     v.key_fetch_failed("idp", t + 1, FailureKind::Status, "status 500")
         .unwrap();
     assert_eq!(
-        decide_and_wait(&v, &unknown, t + 1),
+        decide_and_wait(&v, Some(&unknown), t + 1),
         ("unknown_kid".into(), None)
     );
     // (Its retry, 5 s later, brings the keys back on schedule.)
@@ -563,11 +540,11 @@ fn an_unknown_kid_waits_for_the_refetch_it_asks_for_and_no_longer() {
 
     // A refetch never answered: the wait ends with its timeout.
     let t = t + 100;
-    assert_eq!(decide_and_wait(&v, &unknown, t).1, Some(t + 4));
+    assert_eq!(decide_and_wait(&v, Some(&unknown), t).1, Some(t + 4));
     assert_eq!(v.due_fetches(t).len(), 1);
-    assert_eq!(decide_and_wait(&v, &unknown, t + 4).1, Some(t + 4));
+    assert_eq!(decide_and_wait(&v, Some(&unknown), t + 4).1, Some(t + 4));
     assert_eq!(
-        decide_and_wait(&v, &unknown, t + 5),
+        decide_and_wait(&v, Some(&unknown), t + 5),
         ("unknown_kid".into(), None)
     );
 
@@ -577,14 +554,14 @@ fn an_unknown_kid_waits_for_the_refetch_it_asks_for_and_no_longer() {
     fetch_answers(&mut b, now, &jwks("idp"));
     let t = now + 40;
     let mut store = None;
-    assert_eq!(decide_and_wait(&a, &rotated, t).1, Some(t + 4));
-    assert_eq!(decide_and_wait(&b, &rotated, t).1, Some(t + 4));
+    assert_eq!(decide_and_wait(&a, Some(&rotated), t).1, Some(t + 4));
+    assert_eq!(decide_and_wait(&b, Some(&rotated), t).1, Some(t + 4));
     assert_eq!(a.due_fetches(t).len(), 1);
     assert_eq!(b.due_fetches(t).len(), 1);
     assert!(claim(&mut a, &mut store, "a", t));
     assert!(!claim(&mut b, &mut store, "b", t));
     assert_eq!(
-        decide_and_wait(&b, &rotated, t + 1).1,
+        decide_and_wait(&b, Some(&rotated), t + 1).1,
         Some(t + 4),
         "b waits for a's fetch"
     );
@@ -595,9 +572,12 @@ fn an_unknown_kid_waits_for_the_refetch_it_asks_for_and_no_longer() {
         b.adopt_keys("idp", t + 1, &snapshot),
         Ok(Event::KeysChanged(_))
     ));
-    assert_eq!(decide_and_wait(&b, &rotated, t + 1), ("ok".into(), None));
     assert_eq!(
-        decide_and_wait(&b, &unknown, t + 1),
+        decide_and_wait(&b, Some(&rotated), t + 1),
+        ("ok".into(), None)
+    );
+    assert_eq!(
+        decide_and_wait(&b, Some(&unknown), t + 1),
         ("unknown_kid".into(), None)
     );
 }
