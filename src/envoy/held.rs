@@ -8,7 +8,7 @@
 //! looks at the held requests whenever keys may have changed: after its own
 //! fetch's answer, and on every tick (which starts a kid-miss refetch, and
 //! adopts another worker's fetch), ticking faster while requests are held
-//! ([`FAST_TICK`]). It makes each held request's context the effective one
+//! ([`FAST_TICK`], from the moment the first one is held). It makes each held request's context the effective one
 //! (`set_effective_context`), decides it again and applies that decision
 //! (`resume_http_request`, or the local reply), or holds it on while the
 //! fetch it waits for is still under way and its deadline has not passed.
