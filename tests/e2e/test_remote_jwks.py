@@ -358,8 +358,7 @@ class StaleAndFirstFetch(unittest.TestCase):
     def test_the_first_request_with_a_new_kid_waits_for_the_refetch_it_starts(self) -> None:
         """As jose's createRemoteJWKSet: the request whose kid no key has is
         held while the kid-miss refetch it asked for is under way, and
-        decided again when the answer lands (jwt_authn refuses it and never
-        refetches). A kid the IdP does not have waits for its refetch too,
+        decided again when the answer lands. A kid the IdP does not have waits for its refetch too,
         then 401; within the cooldown it is refused at once, with no fetch."""
         signer = Signer()
         server = JwksServer(jwks=signer.jwks("k1")).start()
