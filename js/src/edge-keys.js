@@ -62,14 +62,24 @@ export class EdgeKeys {
    * refresh to `background` and returns at once.
    */
   async beforeDecision(background) {
-    const deadline = this.#keys.firstFetchPending();
-    if (deadline === undefined) {
+    if (this.#keys.firstFetchPending() === undefined) {
       if (this.#keys.due()) background(this.update());
       return;
     }
+    await this.#waitWhile(() => this.#keys.firstFetchPending());
+  }
+
+  /**
+   * Performs the fetches due (or adopts what other isolates publish) on this
+   * request's own I/O, looking again every POLL_MS, while `pending()` (the
+   * core's bound: a Unix second, or undefined) says keys are coming, and no
+   * longer than the bound it gave first.
+   */
+  async #waitWhile(pending) {
+    const deadline = pending();
     for (;;) {
       await this.update();
-      if (this.#keys.firstFetchPending() === undefined || this.#keys.now() > deadline) return;
+      if (pending() === undefined || this.#keys.now() > deadline) return;
       await sleep(POLL_MS);
     }
   }
@@ -104,15 +114,9 @@ export class EdgeKeys {
    * `generation` (taken before the decision).
    */
   async waitAfter(decision, generation) {
-    if (decision.allow) return false;
-    const deadline = this.#keys.keyWait(decision.code);
-    if (deadline === undefined) return false;
-    for (;;) {
-      await this.update();
-      if (this.#keys.generation() !== generation) return true;
-      if (this.#keys.keyWait(decision.code) === undefined || this.#keys.now() > deadline) return false;
-      await sleep(POLL_MS);
-    }
+    if (decision.allow || this.#keys.keyWait(decision.code) === undefined) return false;
+    await this.#waitWhile(() => this.#keys.keyWait(decision.code));
+    return this.#keys.generation() !== generation;
   }
 
   /** Changes whenever the verifier's keys may have changed (see adoptAfter). */
@@ -120,9 +124,13 @@ export class EdgeKeys {
     return this.#keys.generation();
   }
 
-  /** After a decision: an unknown kid asks the core for a refetch (at most one per cooldown). */
+  /**
+   * After a refusal: what the core still has due (an unknown kid it noted
+   * but asked no refetch for, within the cooldown: it remembers the kid)
+   * runs in the background.
+   */
   afterDecision(decision, background) {
-    if (!decision.allow && decision.code === 'unknown_kid' && this.#keys.due()) background(this.update());
+    if (!decision.allow && this.#keys.due()) background(this.update());
   }
 
   /**

@@ -8,7 +8,8 @@
 //! looks at the held requests whenever keys may have changed: after its own
 //! fetch's answer, and on every tick (which starts a kid-miss refetch, and
 //! adopts another worker's fetch), ticking faster while requests are held
-//! ([`FAST_TICK`], from the moment the first one is held). It makes each held request's context the effective one
+//! ([`FAST_TICK`], from the moment the first one is held: [`Held::pace_tick`]).
+//! It makes each held request's context the effective one
 //! (`set_effective_context`), decides it again and applies that decision
 //! (`resume_http_request`, or the local reply), or holds it on while the
 //! fetch it waits for is still under way and its deadline has not passed.
@@ -30,7 +31,7 @@
 extern crate std;
 
 use alloc::vec::Vec;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -38,6 +39,7 @@ use log::warn;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
 
+use super::keys::TICK;
 use super::metrics::{add, counter};
 
 /// The root context's tick while requests are held.
@@ -53,6 +55,8 @@ struct Entry {
 pub(crate) struct Held {
     entries: RefCell<Vec<Entry>>,
     limit: usize,
+    /// The root context's timer runs at [`FAST_TICK`] ([`Held::pace_tick`]).
+    fast_tick: Cell<bool>,
     metrics: HoldMetrics,
 }
 
@@ -92,6 +96,7 @@ impl Held {
         Held {
             entries: RefCell::new(Vec::new()),
             limit,
+            fast_tick: Cell::new(false),
             metrics: HoldMetrics {
                 held: count("held"),
                 released: count("released"),
@@ -124,6 +129,19 @@ impl Held {
         add(self.metrics.held, 1);
         self.move_waiting(1);
         true
+    }
+
+    /// Sets the root context's timer to [`FAST_TICK`] while requests are
+    /// held, to the slow [`TICK`] once none is. Called by the root after each
+    /// look at the held requests, and by an HTTP context that just held one
+    /// (the host sets the root context's timer from there too), so that the
+    /// fetch it waits for starts within [`FAST_TICK`]. One flag for both, so
+    /// the root slows the timer down again whoever sped it up.
+    pub(crate) fn pace_tick(&self) {
+        let fast = !self.is_empty();
+        if self.fast_tick.replace(fast) != fast {
+            let _ = hostcalls::set_tick_period(if fast { FAST_TICK } else { TICK });
+        }
     }
 
     /// Whether the request of `context_id` is held.

@@ -244,10 +244,8 @@ impl HttpContext for Http {
         let decided = decide(&shared, unix_seconds(time));
         if let Some(until) = decided.wait_until {
             if shared.held.hold(self.context_id, held::deadline(until)) {
-                // The root's timer ticks fast from now (the host sets the
-                // root context's period from here), so the fetch this request
-                // waits for starts within FAST_TICK, not the next slow tick.
-                let _ = hostcalls::set_tick_period(held::FAST_TICK);
+                // The fetch this request waits for starts within the fast tick.
+                shared.held.pace_tick();
                 debug!(
                     "jwtgate: hold {} {} until keys land (a first fetch, or a kid-miss refetch; at most until {until})",
                     decided.method, decided.route

@@ -31,7 +31,7 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
 use super::crypto::{self, EnvoyCrypto};
-use super::held::{Held, Left, FAST_TICK};
+use super::held::{Held, Left};
 use super::http::{self, Http};
 use super::keys::{self, unix_seconds, KeyFetcher};
 use super::metrics::{ConfigOutcomes, Metrics};
@@ -77,8 +77,6 @@ pub(crate) struct Root {
     context_id: u32,
     /// `None` until a configuration was accepted.
     shared: Option<Rc<Shared>>,
-    /// The tick is [`FAST_TICK`] (requests are held).
-    fast_tick: bool,
     /// Each key source's readiness (without times), last good fetch and
     /// whether a kid-miss refetch is under way, at the last look at the held
     /// requests: they are decided again when it changes.
@@ -90,7 +88,6 @@ impl Root {
         Root {
             context_id,
             shared: None,
-            fast_tick: false,
             key_state: Vec::new(),
         }
     }
@@ -142,11 +139,7 @@ impl Root {
         if switched {
             let _ = hostcalls::set_effective_context(self.context_id);
         }
-        let fast = !shared.held.is_empty();
-        if fast != self.fast_tick {
-            self.fast_tick = fast;
-            self.set_tick_period(if fast { FAST_TICK } else { keys::TICK });
-        }
+        shared.held.pace_tick();
     }
 }
 

@@ -154,45 +154,65 @@ pub async fn answer(
     };
     // Subscribed before deciding, so that no result is missed in between.
     let mut results = shared.key_results();
-    let mut decided = decide(shared, canonical, &request);
-    let mut deadline = None;
-    while denied_with(&decided, ErrorCode::JwksUnavailable) {
-        let until = match deadline {
-            Some(until) => until,
-            None => match shared.first_fetch_until(now()) {
-                Some(at) => {
-                    let left = at.saturating_sub(now());
-                    let wait = Duration::from_secs(u64::try_from(left).unwrap_or(0).max(1));
-                    *deadline.insert(tokio::time::Instant::now() + wait)
-                }
-                None => break,
-            },
-        };
+    let decided = decide(shared, canonical, &request);
+    let decided = wait_for_keys(
+        shared,
+        canonical,
+        &request,
+        ErrorCode::JwksUnavailable,
+        Shared::first_fetch_until,
+        &mut results,
+        decided,
+    )
+    .await;
+    let decided = if denied_with(&decided, ErrorCode::UnknownKid) {
+        shared.unknown_kid_seen();
+        wait_for_keys(
+            shared,
+            canonical,
+            &request,
+            ErrorCode::UnknownKid,
+            Shared::kid_refetch_until,
+            &mut results,
+            decided,
+        )
+        .await
+    } else {
+        decided
+    };
+    respond(shared, mode, &method, &target, &request, decided)
+}
+
+/// While `decided` refuses `request` with `code` and `pending` (the
+/// fetcher's state: the latest Unix second of a fetch that may answer it,
+/// or `None`) says keys are coming, waits for the next fetch result and
+/// decides the request again; no longer than the bound `pending` gave first
+/// (plus a second: the core's times are whole seconds).
+async fn wait_for_keys(
+    shared: &Shared,
+    canonical: Canonical,
+    request: &Request<'_>,
+    code: ErrorCode,
+    pending: fn(&Shared, i64) -> Option<i64>,
+    results: &mut tokio::sync::watch::Receiver<u64>,
+    mut decided: Result<Decision, Error>,
+) -> Result<Decision, Error> {
+    if !denied_with(&decided, code) {
+        return decided;
+    }
+    let Some(at) = pending(shared, now()) else {
+        return decided;
+    };
+    let left = u64::try_from(at.saturating_sub(now())).unwrap_or(0) + 1;
+    let until = tokio::time::Instant::now() + Duration::from_secs(left);
+    while denied_with(&decided, code) {
         let landed = tokio::time::timeout_at(until, results.changed()).await;
-        decided = decide(shared, canonical, &request);
-        if !matches!(landed, Ok(Ok(()))) || shared.first_fetch_until(now()).is_none() {
+        decided = decide(shared, canonical, request);
+        if !matches!(landed, Ok(Ok(()))) || pending(shared, now()).is_none() {
             break;
         }
     }
-    if denied_with(&decided, ErrorCode::UnknownKid) {
-        shared.unknown_kid_seen();
-        // The fetcher's state (its one source per provider), not this
-        // thread's verifier: the fetch is the fetcher's.
-        while denied_with(&decided, ErrorCode::UnknownKid) {
-            let Some(at) = shared.kid_refetch_until(now()) else {
-                break;
-            };
-            // Whole seconds: the fetch may end up to a second after `at`.
-            let left = u64::try_from(at.saturating_sub(now())).unwrap_or(0) + 1;
-            let until = tokio::time::Instant::now() + Duration::from_secs(left);
-            let landed = tokio::time::timeout_at(until, results.changed()).await;
-            decided = decide(shared, canonical, &request);
-            if !matches!(landed, Ok(Ok(()))) {
-                break;
-            }
-        }
-    }
-    respond(shared, mode, &method, &target, &request, decided)
+    decided
 }
 
 fn denied_with(decided: &Result<Decision, Error>, code: ErrorCode) -> bool {
