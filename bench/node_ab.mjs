@@ -6,7 +6,14 @@
 // sits next to the case's): the median and the 10th to 90th percentile of
 // those are printed as "ratio (low to high)".
 //
-//   taskset -c 1 node bench/node_ab.mjs --baseline ../other-checkout/js [--rounds 15]
+//   taskset -c 1 node bench/node_ab.mjs --baseline ../other-checkout/js [--this DIR] [--rounds 15]
+//
+// `--this DIR` measures DIR (a js/ directory with pkg/ built) instead of this
+// checkout's js/. src/node.js loads pkg/jwtgate_node_bg.wasm, the twin built for
+// speed, or pkg/jwtgate_bg.wasm where there is none: to compare size-built
+// modules (what browsers and workers run), give two copies of js/ (src/, pkg/)
+// without the twin. "EdDSA rust" is the synchronous verify without a host
+// (`hostCrypto: "webcrypto"`), so pure Rust checks the signature.
 import { generateKeyPairSync, randomBytes, createSecretKey } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import * as jose from 'jose';
@@ -16,7 +23,8 @@ const args = process.argv.slice(2);
 if (!args.includes('--baseline')) throw new Error('usage: node bench/node_ab.mjs --baseline DIR (a js/ directory with pkg/ built)');
 const ROUNDS = args.includes('--rounds') ? Number(args[args.indexOf('--rounds') + 1]) : 15;
 const A = await import(new URL('src/node.js', pathToFileURL(`${args[args.indexOf('--baseline') + 1]}/`)));
-const B = await import(new URL('../js/src/node.js', import.meta.url));
+const THIS = args.includes('--this') ? pathToFileURL(`${args[args.indexOf('--this') + 1]}/`) : new URL('../js/', import.meta.url);
+const B = await import(new URL('src/node.js', THIS));
 const now = Math.floor(Date.now() / 1000);
 const claims = { iss: 'https://idp.example.com', aud: 'orders-api', sub: 'user-123', iat: now, exp: now + 86400 * 3650, jti: 'bench-000001', scope: 'orders:read' };
 const secret = randomBytes(64);
@@ -29,10 +37,12 @@ const edJwk = ed.publicKey.export({ format: 'jwk' });
 const cases = {};
 for (const [n, m] of [['baseline', A], ['this', B]]) {
   const hOff = m.createVerifier(pol('HS256', hsJwk, false)), hOn = m.createVerifier(pol('HS256', hsJwk, true)), eOff = m.createVerifier(pol('EdDSA', edJwk, false));
+  const eRust = m.createVerifier(pol('EdDSA', edJwk, false), { hostCrypto: 'webcrypto' });
   cases[`${n} decode`] = () => m.decode(hs);
   cases[`${n} HS256 off`] = () => hOff.verify(hs, { path: '/o' });
   cases[`${n} HS256 on`] = () => hOn.verify(hs, { path: '/o' });
   cases[`${n} EdDSA off`] = () => eOff.verify(edt, { path: '/o' });
+  cases[`${n} EdDSA rust`] = () => eRust.verify(edt, { path: '/o' });
 }
 cases['jose.decodeJwt'] = () => jose.decodeJwt(hs);
 const fOff = fastVerifier({ key: secret, algorithms: ['HS256'], allowedIss: claims.iss, allowedAud: claims.aud, cache: false });
@@ -60,5 +70,6 @@ function ratio(anchor, name) {
 }
 for (const n of ['baseline', 'this']) {
   console.log(n, 'decode vs jose', ratio('jose.decodeJwt', `${n} decode`), '| HS256 off vs fast-jwt', ratio('fast-jwt HS256 off', `${n} HS256 off`),
-    '| HS on', ratio('fast-jwt HS256 on', `${n} HS256 on`), '| EdDSA off', ratio('fast-jwt EdDSA off', `${n} EdDSA off`));
+    '| HS on', ratio('fast-jwt HS256 on', `${n} HS256 on`), '| EdDSA off', ratio('fast-jwt EdDSA off', `${n} EdDSA off`),
+    '| EdDSA rust', ratio('fast-jwt EdDSA off', `${n} EdDSA rust`));
 }
