@@ -553,6 +553,33 @@ Measured above; not made here (bench/ only).
 
 FOOTPRINT = """## Footprint (issue #17: module size and Envoy memory)
 
+### Ed25519's arithmetic at opt-level "z" in the size-built npm modules; rlsf, the u64 field backend (2026-12-03, 17:10-17:40 UTC)
+
+Same machine, load average under 1. Sizes from `js/build.sh` (gzip -9); speed from `bench/node_ab.mjs --baseline
+<before> --this <after>` over copies of js/ without the Node twin, so both sides load the size-built module (what
+browsers and workers run), two runs of 31 rounds on CPU 1, ratios to the anchors (fast-jwt, jose) in the same run.
+"EdDSA rust" is the synchronous `verify` with `hostCrypto: "webcrypto"`, which leaves the signature to pure Rust.
+
+| default module (`js/pkg/jwtgate_bg.wasm`) | bytes | gzipped | EdDSA rust vs fast-jwt | HS256 vs fast-jwt | decode vs jose |
+|---|---:|---:|---:|---:|---:|
+| before: curve25519-dalek at opt-level 3 | 426,462 | 179,103 | 0.83, 0.86 | 0.73, 0.78 | 0.29, 0.31 |
+| **shipped: curve25519-dalek at "z" (the Node twin keeps 3)** | **412,611** | **173,857** | 0.66, 0.67 | 0.75, 0.79 | 0.29, 0.31 |
+| shipped, and sha2 at "z" too (not shipped) | 402,560 | 172,740 | | | |
+| shipped, and rlsf 0.2.3 as the global allocator (not shipped) | 405,604 | 171,408 | | same | same |
+
+- Shipped: browsers and workers check EdDSA with WebCrypto (`verifyAsync`, `authorizeAsync`, the edge guard); the
+  size-built module's pure-Rust Ed25519 runs only in the synchronous calls and where WebCrypto has no Ed25519, now
+  1.25-1.30x slower there. `jwtgate/full` gets the same setting (624,124 bytes, 248,528 gzipped). The Node twin, the
+  Envoy filter (which always checks EdDSA in pure Rust) and their speed are unchanged.
+- sha2 at "z" saves only 1.1 KB more and would slow every HS* check in browsers and workers (HMAC stays in pure Rust:
+  no host takes a secret): not shipped.
+- rlsf's TLSF instead of Rust's dlmalloc: 2.5 KB gzipped less and as fast in the size-built module (decode and HS256
+  within 1%), but 3-5% slower in the opt-level 3 Node twin (decode 1.05x, HS256 1.03x the time, two runs): not
+  shipped, a new allocator under every browser's and worker's memory for 1.4% of the download.
+- curve25519-dalek's 64-bit field backend (`--cfg curve25519_dalek_bits="64"`) on wasm32: 7.7 KB smaller twin, but
+  pure-Rust EdDSA 2.15x slower (143.5 -> 309.6 µs; wasm has no 64x64->128-bit multiply): not shipped.
+- The goal (at most 150 KB gzipped) is still **missed**: 173,857 bytes.
+
 ### Measured, not shipped: where the filter's Envoy memory goes, opt-level "z" again, wasm-opt, another allocator (2026-12-02, 14:20-15:35 UTC)
 
 Same machine (2 CPUs), load average under 1. Envoy memory: `bench/footprint.py --rounds 3` (4 for the wasm-opt
